@@ -1,0 +1,59 @@
+# The front door. `make book` builds the site, `make test` runs every test; both set up
+# what they need on a fresh machine (the virtual environment from the lock file, MathJax
+# from package-lock.json, and the Debian packages the grader's sandbox needs).
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-lock
+MATHJAX := _assets/mathjax/tex-chtml.js
+JB := $(VENV)/bin/jupyter-book
+# -W: a warning fails the build; -n: broken references warn (so they fail too).
+JB_STRICT := $(JB) build . --builder html -W -n --keep-going
+
+.PHONY: book test env assets sysdeps lock release grade-demo clean
+
+book: env assets
+	$(JB_STRICT)
+
+test: env assets sysdeps
+	$(PY) -m pytest
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+assets: $(MATHJAX)
+
+# MathJax is served from the site itself: copy the parts of the pinned npm package that
+# tex-chtml.js loads (fonts, TeX extensions it autoloads, the menu and accessibility parts).
+$(MATHJAX): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf _assets/mathjax && mkdir -p _assets/mathjax/output/chtml/fonts _assets/mathjax/input/tex
+	cd node_modules/mathjax/es5 && cp -r tex-chtml.js ui a11y sre adaptors ../../../_assets/mathjax/
+	cp -r node_modules/mathjax/es5/output/chtml/fonts/woff-v2 _assets/mathjax/output/chtml/fonts/
+	cp -r node_modules/mathjax/es5/input/tex/extensions _assets/mathjax/input/tex/
+
+# The grader runs student code under bubblewrap; install it when missing (root only).
+sysdeps:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else echo "bubblewrap (bwrap) is missing: install the Debian package 'bubblewrap'" >&2; exit 1; fi; }
+
+# Regenerate the lock file from requirements.txt (the only hand-edited list).
+lock:
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
+	/tmp/lock-venv/bin/pip install --quiet -r requirements.txt
+	/tmp/lock-venv/bin/pip freeze --exclude-editable | sort > requirements.lock
+
+release: env
+	$(PY) -m autograder release
+
+grade-demo: env sysdeps
+	$(PY) -m autograder demo --workspace _build/grade-demo
+
+clean:
+	rm -rf _build _assets

@@ -1,0 +1,77 @@
+"""Generate a class of submissions with known outcomes, from tests/submissions/.
+
+Each student submits the released notebook with its solution cells filled in: the solution's
+code, one correct variant, or the solution with one known mistake; or the notebook untouched.
+The expected score of each submission is known in advance, so the grader can be checked.
+"""
+import copy
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+from . import checks
+from .notebook import ROOT, load_assignment
+
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+
+
+def fixtures(slug, root=ROOT):
+    """The tests/submissions module for an assignment."""
+    path = root / "tests" / "submissions" / f"{checks.MODULES[slug]}.py"
+    spec = importlib.util.spec_from_file_location(f"submissions_{checks.MODULES[slug]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def solution_code(slug, root=ROOT):
+    """{grade_id: the solution cell's code without the markers}."""
+    nb = json.loads((root / "solutions" / slug / f"{slug}.ipynb").read_text())
+    out = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out[meta["grade_id"]] = _MARKERS.sub("", src)
+    return out
+
+
+def make_notebook(slug, cells=None, root=ROOT):
+    """The released notebook with solution cells replaced: {} = all solutions, None = untouched."""
+    nb = json.loads((root / "exercises" / slug / f"{slug}.ipynb").read_text())
+    if cells is None:
+        return nb
+    code = dict(solution_code(slug, root), **cells)
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
+            cell["source"] = code[meta["grade_id"]]
+    return nb
+
+
+def expected_score(slug, losing, root=ROOT):
+    """The score of a submission whose functions in `losing` fail and all others pass."""
+    assignment = load_assignment(slug, root)
+    return sum(t.points for t in assignment.tests if not set(t.functions) & set(losing))
+
+
+def variants(slug, root=ROOT):
+    """[(name, cells or None, expected score)] for one assignment, in a fixed order."""
+    fx = fixtures(slug, root)
+    max_score = load_assignment(slug, root).max_score
+    out = [("solution", {}, max_score), ("untouched", None, 0.0)]
+    out += [(f"correct-{name}", cells, max_score) for name, cells in fx.CORRECT.items()]
+    out += [(f"mistake-{name}", cells, expected_score(slug, losing, root))
+            for name, (cells, losing) in fx.MISTAKES.items()]
+    return out
+
+
+def write_class(folder, plan, root=ROOT):
+    """plan: [(student_id, slug, cells or None)]; writes nbgrader's submitted layout."""
+    folder = Path(folder)
+    for student, slug, cells in plan:
+        path = folder / student / slug / f"{slug}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make_notebook(slug, cells, root), indent=1))

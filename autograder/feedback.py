@@ -1,0 +1,79 @@
+"""One HTML page per graded notebook, for the student.
+
+It shows each test with its points and the diagnosis in words, the student's own code for
+each graded function, and what happened while running the notebook. It is built only from
+the result record: the names of the checks, the diagnoses and the student's own code, never
+from the source notebook, so no hidden test or reference code can reach it.
+"""
+import html
+from pathlib import Path
+
+STATUS_TEXT = {
+    "graded": "Graded.",
+    "timed_out": "Graded; part of the notebook ran out of time (see below).",
+    "crashed": "The notebook stopped the grader's sandbox; what it had not finished earned no points.",
+    "missing": "No notebook was submitted.",
+    "unreadable": "The submitted file could not be read as a notebook.",
+}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       color: #1d1d1f; line-height: 1.45; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; vertical-align: top; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #b42318; font-weight: 600; }
+pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; border-radius: 4px; }
+.score { font-size: 1.4rem; }
+"""
+
+
+def _e(text):
+    return html.escape(str(text), quote=True)
+
+
+def render(result):
+    r = result
+    rows = []
+    for t in r["tests"]:
+        mark = '<span class="pass">passed</span>' if t["passed"] else '<span class="fail">failed</span>'
+        diag = "".join(f"<li>{_e(d['problem'])}</li>" for d in t["diagnoses"][:5])
+        more = len(t["diagnoses"]) - 5
+        if more > 0:
+            diag += f"<li>... and {more} more failing case(s)</li>"
+        rows.append(f"<tr><td><code>{_e(', '.join(t['functions']))}</code></td><td>{mark}</td>"
+                    f"<td>{t['points']:g} / {t['max_points']:g}</td>"
+                    f"<td>{'<ul>' + diag + '</ul>' if diag else ''}</td></tr>")
+    notes = "".join(f"<li>{_e(n)}</li>" for n in r["notes"])
+    errors = "".join(f"<li>cell {e['cell'] + 1}: {_e(e['error'])}</li>" for e in r["cell_errors"])
+    code = "".join(f"<h3><code>{_e(gid)}</code></h3><pre><code>{_e(src)}</code></pre>"
+                   for gid, src in r["student_code"].items())
+    manual = (f"<p>Written answers ({r['manual_max_score']:g} points) are graded by hand and "
+              f"are not included in this score.</p>" if r["manual_max_score"] else "")
+    output = (f"<h2>What your notebook printed</h2><pre>{_e(r['output'])}</pre>"
+              if r["output"].strip() else "")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Feedback: {_e(r['assignment'])} for {_e(r['student_id'])}</title>
+<style>{STYLE}</style></head><body>
+<h1>Feedback on {_e(r['assignment'])}</h1>
+<p>Student: <strong>{_e(r['student_id'])}</strong>. {_e(STATUS_TEXT.get(r['status'], r['status']))}</p>
+<p class="score">Automatic score: <strong>{r['score']:g} / {r['max_score']:g}</strong></p>
+{manual}
+<h2>Tests</h2>
+<table><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What went wrong</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+{'<h2>Notes</h2><ul>' + notes + '</ul>' if notes else ''}
+{'<h2>Errors while running your cells</h2><ul>' + errors + '</ul>' if errors else ''}
+<h2>Your code</h2>
+{code or '<p>No code was found in the cells for the graded functions.</p>'}
+{output}
+</body></html>
+"""
+
+
+def write_page(workspace, result):
+    path = Path(workspace) / "feedback" / result["student_id"] / result["assignment"] / \
+        f"{result['assignment']}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(result), encoding="utf-8")
+    return path

@@ -1,0 +1,273 @@
+"""Grade a class: the coordinator behind `python -m autograder grade`.
+
+    SUBMITTED/<student_id>/<assignment>/<assignment>.ipynb  ->  WS/
+
+For each submission the coordinator (trusted) reads the notebook, assembles the code to run
+(see notebook.py), sends it with the hidden cases' inputs to a sandboxed worker, judges what
+comes back against the reference (checks.judge), and records the result. Only this process
+writes the workspace and the gradebook.
+
+Resuming: each finished submission is saved as WS/results/<student>/<assignment>.json
+(written atomically, after its gradebook transaction) together with a hash of the submitted
+file and of the grading plan. Running the command again skips what is already graded and
+unchanged, so a killed run finishes where it stopped, with the same grades.
+"""
+import concurrent.futures
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import queue
+import sys
+import time
+from pathlib import Path
+
+from . import checks, feedback, notebook
+from .gradebook import open_gradebook, prepare, record
+from .isolation import Limits, Sandbox
+
+RESULT_VERSION = 1
+
+
+@dataclasses.dataclass
+class Submission:
+    student_id: str
+    slug: str
+    path: Path
+
+
+class GradingError(RuntimeError):
+    """Grading itself cannot proceed (not a student's fault); the message says why."""
+
+
+def discover(submitted, slugs):
+    """Every (student, assignment) pair in an nbgrader-layout folder, and warnings."""
+    submitted = Path(submitted)
+    if not submitted.is_dir():
+        raise GradingError(f"the submissions folder {submitted} does not exist")
+    found, warnings = [], []
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            slug = assignment_dir.name
+            if slug not in slugs:
+                warnings.append(f"{student_dir.name}/{slug}: not an assignment of this course; skipped")
+                continue
+            found.append(Submission(student_dir.name, slug, assignment_dir / f"{slug}.ipynb"))
+    return found, warnings
+
+
+def plan_hash(assignment):
+    """Changes when the grading plan changes (points, checks, released cells)."""
+    text = json.dumps([dataclasses.asdict(t) for t in assignment.tests]
+                      + [assignment.release_cells], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def file_hash(path):
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def build_job(assignment, sources):
+    cases = []
+    for function in assignment.functions:
+        for k, case in enumerate(checks.find(function).cases):
+            cases.append({"id": f"{function}/{k}", "group": function,
+                          "program": checks.sandbox_case(case)})
+    return {"cells": sources, "cases": cases}
+
+
+def judge_submission(assignment, sub, sandbox):
+    """Grade one submission in `sandbox`; returns the result record (plain data)."""
+    result = {"student_id": sub.student_id, "assignment": sub.slug, "status": "graded",
+              "notes": [], "cell_errors": [], "tests": [], "student_code": {},
+              "output": "", "max_score": assignment.max_score,
+              "manual_max_score": sum(assignment.manual.values())}
+    try:
+        cells = notebook.read_submission(sub.path)
+    except notebook.SubmissionError as exc:
+        result["status"] = "missing" if not sub.path.is_file() else "unreadable"
+        result["notes"].append(str(exc))
+        outcomes = {}
+    else:
+        sources, notes, student_code = notebook.assemble(assignment, cells)
+        result["notes"].extend(notes)
+        result["student_code"] = student_code
+        reply = sandbox.run(build_job(assignment, sources))
+        if "crashed" in reply:
+            result["status"] = "crashed"
+            result["notes"].append(f"grading stopped: {reply['crashed']}")
+            outcomes = {}
+        else:
+            outcomes = reply["cases"]
+            result["output"] = reply["output"]
+            if reply["output_chars"] > len(reply["output"]):
+                result["notes"].append(f"the notebook printed {reply['output_chars']:,} characters; "
+                                       f"only the first {len(reply['output']):,} are kept")
+            for i, cell in enumerate(reply["cells"]):
+                if cell and cell.get("error"):
+                    result["cell_errors"].append({"cell": i, "error": cell["error"]})
+            if any(o.get("status") == "error" and "timed out" in (o.get("error") or "")
+                   for o in outcomes.values()) or any(
+                    c and "timed out" in (c.get("error") or "") for c in reply["cells"]):
+                result["status"] = "timed_out"
+    for test in assignment.tests:
+        diagnoses = []
+        for function in test.functions:
+            for k, case in enumerate(checks.find(function).cases):
+                outcome = outcomes.get(f"{function}/{k}", {"status": "skipped",
+                                                           "error": "not run"})
+                problem = checks.judge(case, outcome)
+                if problem:
+                    diagnoses.append({"function": function, "problem": problem})
+        passed = not diagnoses
+        result["tests"].append({"test": test.grade_id, "functions": test.functions,
+                                "points": test.points if passed else 0.0,
+                                "max_points": test.points, "passed": passed,
+                                "diagnoses": diagnoses})
+    result["score"] = sum(t["points"] for t in result["tests"])
+    return result
+
+
+class Grader:
+    """Grades submissions with `workers` sandboxes in parallel; the caller records results."""
+
+    def __init__(self, workers=None, limits=Limits(), isolate=True):
+        self.workers = workers or os.cpu_count() or 1
+        self.limits = limits
+        self.isolate = isolate
+
+    def grade(self, items, on_result):
+        """items: [(assignment, submission)]. Calls on_result(result) in this thread."""
+        pool = queue.Queue()
+        sandboxes = [Sandbox(self.limits, self.isolate) for _ in range(self.workers)]
+        for sb in sandboxes:
+            pool.put(sb)
+
+        def work(item):
+            assignment, sub = item
+            sandbox = pool.get()
+            try:
+                return judge_submission(assignment, sub, sandbox)
+            finally:
+                pool.put(sandbox)
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(self.workers) as ex:
+                futures = [ex.submit(work, item) for item in items]
+                for future in concurrent.futures.as_completed(futures):
+                    on_result(future.result())
+        finally:
+            for sb in sandboxes:
+                sb.close()
+
+
+def _atomic_write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits(),
+                isolate=True, slugs=None, progress=None):
+    """Grade everything in `submitted` into `workspace`; returns a summary dict."""
+    started = time.monotonic()
+    workspace = Path(workspace).resolve()
+    submitted = Path(submitted).resolve()
+    if workspace == submitted or submitted in workspace.parents:
+        raise GradingError("the workspace must not be inside the submissions folder")
+    slugs = slugs or [s for s in checks.MODULES
+                      if (notebook.ROOT / "solutions" / s / f"{s}.ipynb").is_file()]
+    try:
+        assignments = {slug: notebook.load_assignment(slug) for slug in slugs}
+    except FileNotFoundError as exc:
+        raise GradingError(f"an assignment's notebook is missing ({exc.filename}); "
+                           "run `python -m autograder release` first") from None
+    subs, warnings = discover(submitted, assignments)
+    workspace.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or f"sqlite:///{workspace / 'gradebook.db'}"
+    plans = {slug: plan_hash(a) for slug, a in assignments.items()}
+    results_dir = workspace / "results"
+
+    def result_path(sub):
+        return results_dir / sub.student_id / f"{sub.slug}.json"
+
+    todo, done = [], []
+    for sub in subs:
+        key = {"plan": plans[sub.slug], "file": file_hash(sub.path), "version": RESULT_VERSION}
+        path = result_path(sub)
+        if path.is_file():
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+                if old.get("key") == key:
+                    done.append(old)
+                    continue
+            except (OSError, ValueError):
+                pass
+        todo.append((sub, key))
+
+    counts = {"graded": 0, "crashed": 0, "timed_out": 0, "missing": 0, "unreadable": 0}
+    with open_gradebook(db_url) as gb:
+        for assignment in assignments.values():
+            prepare(gb, assignment)
+        for old in done:  # idempotent: the gradebook agrees with the saved results
+            record(gb, assignments[old["assignment"]], old["student_id"],
+                   {t["test"]: t["points"] for t in old["tests"]})
+        keys = {(s.student_id, s.slug): k for s, k in todo}
+
+        def on_result(result):
+            assignment = assignments[result["assignment"]]
+            record(gb, assignment, result["student_id"],
+                   {t["test"]: t["points"] for t in result["tests"]})
+            result["key"] = keys[(result["student_id"], result["assignment"])]
+            _atomic_write(results_dir / result["student_id"] / f"{result['assignment']}.json",
+                          json.dumps(result, indent=1, sort_keys=True))
+            counts[result["status"]] = counts.get(result["status"], 0) + 1
+            if progress:
+                progress(result)
+
+        Grader(workers, limits, isolate).grade(
+            [(assignments[s.slug], s) for s, _ in todo], on_result)
+
+    all_results = [json.loads(result_path(s).read_text(encoding="utf-8")) for s in subs]
+    write_tables(workspace, all_results)
+    for result in all_results:
+        feedback.write_page(workspace, result)
+    return {"submissions": len(subs), "graded_now": len(todo), "reused": len(done),
+            "counts": counts, "warnings": warnings, "seconds": time.monotonic() - started,
+            "results": all_results}
+
+
+def write_tables(workspace, results):
+    results = sorted(results, key=lambda r: (r["student_id"], r["assignment"]))
+    with open(workspace / "grades.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "assignment", "score", "max_score", "manual_max_score",
+                    "status", "notes"])
+        for r in results:
+            w.writerow([r["student_id"], r["assignment"], f"{r['score']:g}", f"{r['max_score']:g}",
+                        f"{r['manual_max_score']:g}", r["status"], " | ".join(r["notes"])])
+    with open(workspace / "tests.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "assignment", "test", "function", "points", "max_points",
+                    "passed", "diagnosis"])
+        for r in results:
+            for t in r["tests"]:
+                w.writerow([r["student_id"], r["assignment"], t["test"], " ".join(t["functions"]),
+                            f"{t['points']:g}", f"{t['max_points']:g}", int(t["passed"]),
+                            " | ".join(d["problem"] for d in t["diagnoses"][:3])])
+
+
+def print_summary(summary, stream=sys.stdout):
+    c = summary["counts"]
+    print(f"{summary['submissions']} submissions ({summary['graded_now']} graded now, "
+          f"{summary['reused']} already graded) in {summary['seconds']:.1f} s: "
+          f"{c.get('graded', 0)} graded, {c.get('timed_out', 0)} timed out, "
+          f"{c.get('crashed', 0)} crashed, {c.get('missing', 0) + c.get('unreadable', 0)} "
+          f"missing or unreadable", file=stream)
+    for w in summary["warnings"]:
+        print(f"warning: {w}", file=stream)

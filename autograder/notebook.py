@@ -1,0 +1,165 @@
+"""Reading notebooks: the trusted source and release, and whatever a student submitted.
+
+Nothing in a submission is trusted except the code in its solution cells. Which cells are
+graded, their points and their tests come from the source notebook in solutions/; the
+provided read-only cells are restored from the released notebook in exercises/; test cells
+are not executed at all (their hidden part is judged by the grader, outside the sandbox).
+Outputs and metadata in the submission are ignored, so pre-filled "passing" outputs,
+edited points or flipped grade flags change nothing.
+"""
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_NOTEBOOK_BYTES = 16 * 2**20
+
+
+class SubmissionError(Exception):
+    """The submitted file cannot be graded; the message says why, in words."""
+
+
+@dataclasses.dataclass
+class GradedTest:
+    grade_id: str
+    points: float
+    functions: list            # the functions whose hidden checks this cell runs
+
+
+@dataclasses.dataclass
+class Assignment:
+    slug: str
+    tests: list                # [GradedTest], in notebook order
+    manual: dict               # grade_id -> points of written answers graded by hand
+    solution_ids: list         # grade_ids of the cells where students write code
+    release_cells: list        # [(kind, grade_id, source)] of the student version, in order
+
+    @property
+    def max_score(self):
+        return sum(t.points for t in self.tests)
+
+    @property
+    def functions(self):
+        return [f for t in self.tests for f in t.functions]
+
+
+def _nbgrader(cell):
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    nb = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return nb if isinstance(nb, dict) else {}
+
+
+def _source(cell):
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(s for s in src if isinstance(s, str))
+    return src if isinstance(src, str) else ""
+
+
+def _checked_functions(source):
+    """The names passed to check("...") in a hidden test cell."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check"
+                and node.args and isinstance(node.args[0], ast.Constant)):
+            names.append(node.args[0].value)
+    return names
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_assignment(slug, root=ROOT):
+    """The grading plan of an assignment, from its source and released notebooks."""
+    source = _read_json(root / "solutions" / slug / f"{slug}.ipynb")
+    release = _read_json(root / "exercises" / slug / f"{slug}.ipynb")
+    tests, manual, solution_ids = [], {}, []
+    for cell in source["cells"]:
+        meta = _nbgrader(cell)
+        gid = meta.get("grade_id")
+        if meta.get("grade") and cell["cell_type"] == "code":
+            tests.append(GradedTest(gid, float(meta.get("points", 0)),
+                                    _checked_functions(_source(cell))))
+        elif meta.get("grade") and meta.get("solution"):
+            manual[gid] = float(meta.get("points", 0))
+        elif meta.get("solution") and cell["cell_type"] == "code":
+            solution_ids.append(gid)
+    release_cells = []
+    for cell in release["cells"]:
+        meta = _nbgrader(cell)
+        if cell["cell_type"] != "code":
+            continue
+        kind = ("test" if meta.get("grade") else "solution" if meta.get("solution")
+                else "readonly" if meta.get("locked") else "other")
+        release_cells.append((kind, meta.get("grade_id"), _source(cell)))
+    return Assignment(slug, tests, manual, solution_ids, release_cells)
+
+
+def read_submission(path):
+    """Parse a submitted notebook leniently; raise SubmissionError with the reason if we can't."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"the notebook {path.name} was not submitted")
+    size = path.stat().st_size
+    if size == 0:
+        raise SubmissionError("the notebook file is empty")
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the notebook is {size / 2**20:.0f} MiB, over the "
+                              f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB limit")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SubmissionError("the notebook is not a text file (not UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"the notebook is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                              "it may be truncated or saved by another program") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise SubmissionError("the file is JSON but not a Jupyter notebook (no list of cells)")
+    cells = [c for c in data["cells"] if isinstance(c, dict)]
+    return cells
+
+
+def assemble(assignment, cells):
+    """The code to execute for a submission, and notes on what was restored or missing.
+
+    Returns (sources, notes, student_code) where student_code maps each solution grade_id
+    to the student's source (for the feedback page).
+    """
+    notes = []
+    known = {gid: (kind, src) for kind, gid, src in assignment.release_cells if gid}
+    student = {}
+    added_after = {}          # grade_id of the preceding known cell -> cells the student added
+    previous = None
+    seen_ids = set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        gid = _nbgrader(cell).get("grade_id")
+        src = _source(cell)
+        if gid in known and gid not in seen_ids:
+            seen_ids.add(gid)
+            kind, release_src = known[gid]
+            if kind == "solution":
+                student[gid] = src
+            elif src.strip() != release_src.strip():
+                notes.append(f"the {'test' if kind == 'test' else 'provided'} cell `{gid}` was "
+                             "altered; it was restored (tests always run as released)")
+            previous = gid
+        else:
+            added_after.setdefault(previous, []).append(src)
+    for kind, gid, _ in assignment.release_cells:
+        if gid and gid not in seen_ids and kind != "other":
+            notes.append(f"the {kind} cell `{gid}` was missing"
+                         + ("; it was restored" if kind != "solution" else ""))
+    sources = list(added_after.get(None, []))
+    for kind, gid, release_src in assignment.release_cells:
+        if kind == "solution":
+            if gid in student:
+                sources.append(student[gid])
+        elif kind == "readonly":
+            sources.append(release_src)
+        sources.extend(added_after.get(gid, []))
+    return sources, notes, student

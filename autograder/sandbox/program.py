@@ -1,0 +1,69 @@
+"""A case program: inputs, the calls to make on the student's functions, and what to return.
+
+    {"inputs": {"z": array, "f": {"$fn": "cubic", "a": array}},
+     "steps": [{"fn": "softmax", "args": ["z"], "kwargs": {"axis": "axis"}, "out": "p"}],
+     "returns": ["p", "z"]}
+
+Arguments name values in the environment (inputs and earlier outputs), so a backward pass
+can receive whatever the student's own forward pass cached. The same interpreter runs in
+the sandbox (the grader) and in a notebook kernel (stock nbgrader, for comparison).
+"""
+import numpy as np
+
+
+def _cubic(a, b):
+    """f(x) = sum(a x^3 + b x^2): smooth, separable, gradient 3 a x^2 + 2 b x."""
+    def f(x):
+        return float(np.sum(a * x**3 + b * x**2))
+    return f
+
+
+def _softplus_of_linear(w):
+    """f(x) = log(1 + exp(w . x)) over x flattened: a non-polynomial test function."""
+    def f(x):
+        return float(np.logaddexp(0.0, np.sum(w * x)))
+    return f
+
+
+TEST_FUNCTIONS = {"cubic": _cubic, "softplus_of_linear": _softplus_of_linear}
+
+
+class StepError(Exception):
+    """A call could not be made or its result had the wrong form (the student's fault)."""
+
+
+def materialise(value):
+    """Turn {"$fn": name, **params} markers into the test functions they name."""
+    if isinstance(value, dict) and "$fn" in value:
+        params = {k: v for k, v in value.items() if k != "$fn"}
+        return TEST_FUNCTIONS[value["$fn"]](**params)
+    if isinstance(value, dict):
+        return {k: materialise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [materialise(v) for v in value]
+    return value
+
+
+def run(program, namespace):
+    """Run the steps with functions looked up in `namespace`; return the named values."""
+    env = {name: materialise(value) for name, value in program["inputs"].items()}
+    for step in program["steps"]:
+        fn = namespace.get(step["fn"])
+        if fn is None:
+            raise StepError(f"`{step['fn']}` is not defined: did its cell run, or was it renamed?")
+        if not callable(fn):
+            raise StepError(f"`{step['fn']}` is a {type(fn).__name__}, not a function")
+        args = [env[a] for a in step.get("args", [])]
+        kwargs = {k: env[v] for k, v in step.get("kwargs", {}).items()}
+        result = fn(*args, **kwargs)
+        out = step.get("out", "result")
+        if isinstance(out, list):
+            if not isinstance(result, (tuple, list)) or len(result) != len(out):
+                got = f"a {type(result).__name__}" if not isinstance(result, (tuple, list)) \
+                    else f"{len(result)} values"
+                raise StepError(f"`{step['fn']}` should return {len(out)} values "
+                                f"({', '.join(out)}), but returned {got}")
+            env.update(zip(out, result))
+        else:
+            env[out] = result
+    return {name: env[name] for name in program["returns"]}

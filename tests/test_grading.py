@@ -1,0 +1,104 @@
+"""The grading command, run for real on generated classes with known outcomes."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from autograder import classgen, release
+from autograder.notebook import ROOT
+
+
+def run_grade(submitted, workspace, *extra):
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted),
+                           "--workspace", str(workspace), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """Every variant of every assignment (solutions, untouched, correct variants, mistakes)."""
+    tmp = tmp_path_factory.mktemp("class")
+    plan, expected = [], {}
+    for slug in release.slugs():
+        for name, cells, score in classgen.variants(slug):
+            student = name.replace(" ", "_")
+            plan.append((student, slug, cells))
+            expected[(student, slug)] = score
+    classgen.write_class(tmp / "submitted", plan)
+    proc = run_grade(tmp / "submitted", tmp / "ws")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tmp, expected, proc
+
+
+def test_every_submission_gets_its_planted_score(graded_class):
+    """Solutions get full marks, untouched notebooks zero, each mistake loses exactly its points."""
+    tmp, expected, _ = graded_class
+    rows = read_csv(tmp / "ws" / "grades.csv")
+    got = {(r["student_id"], r["assignment"]): float(r["score"]) for r in rows}
+    assert set(got) == set(expected)
+    wrong = {k: (got[k], v) for k, v in expected.items() if abs(got[k] - v) > 1e-9}
+    assert not wrong, f"(got, expected) scores differ: {wrong}"
+    for r in rows:
+        if r["student_id"] == "solution":
+            assert r["score"] == r["max_score"] and float(r["max_score"]) > 0
+
+
+def test_enough_mistakes_and_correct_variants():
+    """At least 40 realistic mistakes in all, and two correct variants per notebook."""
+    total = 0
+    for slug in release.slugs():
+        fx = classgen.fixtures(slug)
+        assert len(fx.CORRECT) >= 2, f"{slug}: fewer than two correct variants"
+        total += len(fx.MISTAKES)
+    if len(release.slugs()) == 5:
+        assert total >= 40, f"only {total} mistakes"
+
+
+def test_every_mistake_is_diagnosed_in_words(graded_class):
+    """Does every failed test say what went wrong (not just 'failed')?"""
+    tmp, _, _ = graded_class
+    for r in read_csv(tmp / "ws" / "tests.csv"):
+        if r["passed"] == "0":
+            assert len(r["diagnosis"]) > 20, r
+        if r["student_id"] == "untouched":
+            assert "not implemented" in r["diagnosis"], r
+
+
+def test_feedback_pages_and_gradebook(graded_class):
+    """Is there a feedback page per notebook, free of hidden tests, and a gradebook?"""
+    tmp, expected, _ = graded_class
+    for student, slug in expected:
+        page = tmp / "ws" / "feedback" / student / slug / f"{slug}.html"
+        text = page.read_text(encoding="utf-8")
+        assert "Automatic score" in text
+        for secret in ("BEGIN HIDDEN TESTS", "from autograder", "check(", "reference"):
+            assert secret not in text, f"{page}: contains {secret!r}"
+    from autograder.gradebook import open_gradebook
+    with open_gradebook(f"sqlite:///{tmp / 'ws' / 'gradebook.db'}") as gb:
+        for slug in release.slugs():
+            sub = gb.find_submission(slug, "solution")
+            assert sub.score == sub.max_score - sum(
+                c.max_score for c in gb.find_notebook(slug, slug).grade_cells if c.cell_type == "markdown")
+
+
+def test_grading_again_resumes_without_regrading(graded_class):
+    """Does a second run reuse every finished result and give the same grades?"""
+    tmp, _, _ = graded_class
+    before = (tmp / "ws" / "grades.csv").read_text()
+    proc = run_grade(tmp / "submitted", tmp / "ws")
+    assert proc.returncode == 0
+    assert "0 graded now" in proc.stdout, proc.stdout
+    assert (tmp / "ws" / "grades.csv").read_text() == before
+
+
+def test_missing_submissions_folder_is_a_clear_error(tmp_path):
+    proc = run_grade(tmp_path / "nowhere", tmp_path / "ws")
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
