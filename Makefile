@@ -37,11 +37,16 @@ $(MATHJAX): package-lock.json
 	cp -r node_modules/mathjax/es5/output/chtml/fonts/woff-v2 _assets/mathjax/output/chtml/fonts/
 	cp -r node_modules/mathjax/es5/input/tex/extensions _assets/mathjax/input/tex/
 
-# The grader runs student code under bubblewrap; install it when missing (root only).
+# Debian packages the tests need: bubblewrap (the grader's sandbox), chromium (browser
+# tests), postgresql (a real gradebook server). Installed when missing, as root.
+SYSDEPS := bwrap:bubblewrap chromium:chromium pg_ctlcluster:postgresql
 sysdeps:
-	@command -v bwrap >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
-	  else echo "bubblewrap (bwrap) is missing: install the Debian package 'bubblewrap'" >&2; exit 1; fi; }
+	@missing=""; for pair in $(SYSDEPS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install them, or run as root)" >&2; exit 1; fi; fi
 
 # Regenerate the lock file from requirements.txt (the only hand-edited list).
 lock:

@@ -2,6 +2,7 @@
 
     python -m autograder release [--check]
     python -m autograder grade SUBMITTED --workspace WS [--workers N] [--db URL]
+    python -m autograder report --workspace WS [--format html|csv]
     python -m autograder demo --workspace WS
 """
 import argparse
@@ -9,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import classgen, grade, release
+from . import classgen, grade, release, report
 from .isolation import Limits, SandboxUnavailable
 
 
@@ -49,10 +50,11 @@ def _progress(total):
 
 
 def cmd_grade(args):
-    subs, _ = grade.discover(args.submitted, set(release.slugs()))
+    subs, _ = grade.discover(args.submitted, set(args.assignment or release.slugs()))
     summary = grade.grade_class(args.submitted, args.workspace, db_url=args.db,
                                 workers=args.workers, limits=_limits(args),
-                                isolate=not args.no_sandbox, progress=_progress(len(subs)))
+                                isolate=not args.no_sandbox, progress=_progress(len(subs)),
+                                slugs=args.assignment, scheduler=args.scheduler)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     grade.print_summary(summary)
@@ -116,9 +118,17 @@ def parser():
     g.add_argument("submitted", help="folder of submissions, one subfolder per student")
     g.add_argument("--workspace", required=True, help="output folder (created if needed)")
     g.add_argument("--db", default=None,
-                   help="gradebook SQLAlchemy URL (default: sqlite:///WS/gradebook.db)")
+                   help="gradebook SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                        "(default: sqlite:///WS/gradebook.db)")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="grade on a Dask distributed cluster instead of local workers; "
+                        "only this process writes the gradebook")
+    g.add_argument("--assignment", action="append", default=None, metavar="SLUG",
+                   help="grade only this assignment (repeatable; default: all released)")
     grading_options(g)
     g.set_defaults(func=cmd_grade)
+
+    report.add_parser(sub)
 
     d = sub.add_parser("demo", help="grade a small generated class and print the table")
     d.add_argument("--workspace", required=True)

@@ -31,15 +31,27 @@ def _e(text):
     return html.escape(str(text), quote=True)
 
 
+def group_diagnoses(diagnoses, shown_cases=3):
+    """[(diagnosis, "case a, case b and 2 more")]: one line per distinct diagnosis."""
+    groups = {}
+    for d in diagnoses:
+        groups.setdefault(d.get("diagnosis", d["problem"]), []).append(d.get("case", ""))
+    out = []
+    for text, cases in groups.items():
+        named = ", ".join(c for c in cases[:shown_cases] if c)
+        more = len(cases) - shown_cases
+        label = "case" if len(cases) == 1 else "cases"
+        out.append((text, f"{label}: {named}" + (f" and {more} more" if more > 0 else "")))
+    return out
+
+
 def render(result):
     r = result
     rows = []
     for t in r["tests"]:
         mark = '<span class="pass">passed</span>' if t["passed"] else '<span class="fail">failed</span>'
-        diag = "".join(f"<li>{_e(d['problem'])}</li>" for d in t["diagnoses"][:5])
-        more = len(t["diagnoses"]) - 5
-        if more > 0:
-            diag += f"<li>... and {more} more failing case(s)</li>"
+        diag = "".join(f"<li>{_e(text)} <small>({_e(cases)})</small></li>"
+                       for text, cases in group_diagnoses(t["diagnoses"]))
         rows.append(f"<tr><td><code>{_e(', '.join(t['functions']))}</code></td><td>{mark}</td>"
                     f"<td>{t['points']:g} / {t['max_points']:g}</td>"
                     f"<td>{'<ul>' + diag + '</ul>' if diag else ''}</td></tr>")

@@ -12,15 +12,19 @@ Resuming: each finished submission is saved as WS/results/<student>/<assignment>
 file and of the grading plan. Running the command again skips what is already graded and
 unchanged, so a killed run finishes where it stopped, with the same grades.
 """
+import atexit
 import concurrent.futures
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import queue
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 from . import checks, feedback, notebook
@@ -35,6 +39,7 @@ class Submission:
     student_id: str
     slug: str
     path: Path
+    data: bytes = None          # the file's bytes, read by the coordinator (None: not submitted)
 
 
 class GradingError(RuntimeError):
@@ -87,9 +92,9 @@ def judge_submission(assignment, sub, sandbox):
               "output": "", "max_score": assignment.max_score,
               "manual_max_score": sum(assignment.manual.values())}
     try:
-        cells = notebook.read_submission(sub.path)
+        cells = notebook.parse_submission(sub.data, sub.path.name)
     except notebook.SubmissionError as exc:
-        result["status"] = "missing" if not sub.path.is_file() else "unreadable"
+        result["status"] = "missing" if sub.data is None else "unreadable"
         result["notes"].append(str(exc))
         outcomes = {}
     else:
@@ -122,7 +127,9 @@ def judge_submission(assignment, sub, sandbox):
                                                            "error": "not run"})
                 problem = checks.judge(case, outcome)
                 if problem:
-                    diagnoses.append({"function": function, "problem": problem})
+                    diagnoses.append({"function": function, "case": case.name,
+                                      "diagnosis": problem[len(case.name) + 2:],
+                                      "problem": problem})
         passed = not diagnoses
         result["tests"].append({"test": test.grade_id, "functions": test.functions,
                                 "points": test.points if passed else 0.0,
@@ -132,8 +139,8 @@ def judge_submission(assignment, sub, sandbox):
     return result
 
 
-class Grader:
-    """Grades submissions with `workers` sandboxes in parallel; the caller records results."""
+class LocalGrader:
+    """Grades on this machine with `workers` sandboxes in parallel."""
 
     def __init__(self, workers=None, limits=Limits(), isolate=True):
         self.workers = workers or os.cpu_count() or 1
@@ -165,6 +172,51 @@ class Grader:
                 sb.close()
 
 
+_worker_state = threading.local()
+
+
+def grade_on_worker(slug, student_id, filename, data, limits, isolate):
+    """Runs on a Dask worker: one sandbox per worker thread, started on first use."""
+    sandbox = getattr(_worker_state, "sandbox", None)
+    if sandbox is None:
+        sandbox = _worker_state.sandbox = Sandbox(Limits(**limits), isolate)
+        atexit.register(sandbox.close)
+    assignment = _cached_assignment(slug)
+    sub = Submission(student_id, slug, Path(filename), data)
+    return judge_submission(assignment, sub, sandbox)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_assignment(slug):
+    return notebook.load_assignment(slug)
+
+
+class DaskGrader:
+    """Sends the same work to a Dask distributed cluster; results come back as plain data."""
+
+    def __init__(self, scheduler, limits=Limits(), isolate=True):
+        self.scheduler = scheduler
+        self.limits = limits
+        self.isolate = isolate
+
+    def grade(self, items, on_result):
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise GradingError("--scheduler needs the `distributed` package") from None
+        try:
+            client = Client(self.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise GradingError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+        with client:
+            futures = [client.submit(grade_on_worker, a.slug, s.student_id, s.path.name, s.data,
+                                     dataclasses.asdict(self.limits), self.isolate, pure=False,
+                                     key=f"grade-{s.student_id}-{s.slug}-{uuid.uuid4().hex[:8]}")
+                       for a, s in items]
+            for future in as_completed(futures):
+                on_result(future.result())
+
+
 def _atomic_write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -173,7 +225,7 @@ def _atomic_write(path, text):
 
 
 def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits(),
-                isolate=True, slugs=None, progress=None):
+                isolate=True, slugs=None, progress=None, scheduler=None):
     """Grade everything in `submitted` into `workspace`; returns a summary dict."""
     started = time.monotonic()
     workspace = Path(workspace).resolve()
@@ -230,8 +282,11 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
             if progress:
                 progress(result)
 
-        Grader(workers, limits, isolate).grade(
-            [(assignments[s.slug], s) for s, _ in todo], on_result)
+        for sub, _ in todo:
+            sub.data = notebook.read_submission(sub.path)
+        grader = (DaskGrader(scheduler, limits, isolate) if scheduler
+                  else LocalGrader(workers, limits, isolate))
+        grader.grade([(assignments[s.slug], s) for s, _ in todo], on_result)
 
     all_results = [json.loads(result_path(s).read_text(encoding="utf-8")) for s in subs]
     write_tables(workspace, all_results)

@@ -99,27 +99,33 @@ def load_assignment(slug, root=ROOT):
 
 
 def read_submission(path):
-    """Parse a submitted notebook leniently; raise SubmissionError with the reason if we can't."""
+    """The bytes of a submitted notebook, or None when it was not submitted."""
     path = Path(path)
     if not path.is_file():
-        raise SubmissionError(f"the notebook {path.name} was not submitted")
-    size = path.stat().st_size
-    if size == 0:
+        return None
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return b"\0" * (MAX_NOTEBOOK_BYTES + 1)     # reported as too large by parse_submission
+    return path.read_bytes()
+
+
+def parse_submission(data, name):
+    """Parse a submitted notebook leniently; raise SubmissionError with the reason if we can't."""
+    if data is None:
+        raise SubmissionError(f"the notebook {name} was not submitted")
+    if len(data) == 0:
         raise SubmissionError("the notebook file is empty")
-    if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(f"the notebook is {size / 2**20:.0f} MiB, over the "
-                              f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB limit")
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the notebook is over the {MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB limit")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise SubmissionError("the notebook is not a text file (not UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise SubmissionError(f"the notebook is not valid JSON (line {exc.lineno}: {exc.msg}); "
                               "it may be truncated or saved by another program") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SubmissionError("the file is JSON but not a Jupyter notebook (no list of cells)")
-    cells = [c for c in data["cells"] if isinstance(c, dict)]
-    return cells
+    return [c for c in nb["cells"] if isinstance(c, dict)]
 
 
 def assemble(assignment, cells):

@@ -111,10 +111,13 @@ def compare(actual, expected, rtol, atol, path="the result"):
         return f"{path} has shape {act.shape}, expected {exp.shape}"
     if np.any(np.isnan(act) & ~np.isnan(exp)):
         return f"{path} contains NaN where a number was expected"
-    special = ~np.isfinite(exp)
-    if np.any(act[special] != exp[special]) and not np.all(np.isnan(exp[special])):
-        return f"{path} should be {exp[special].flat[0]} where it is {act[special].flat[0]}"
-    if np.any(~np.isfinite(act) & np.isfinite(exp)):
+    if np.any(np.isnan(exp) & ~np.isnan(act)):
+        return f"{path} is a number where NaN was expected"
+    inf = np.isinf(exp)
+    if np.any(act[inf] != exp[inf]):
+        where = np.flatnonzero(act[inf] != exp[inf])[0]
+        return f"{path} should be {exp[inf][where]} where it is {act[inf][where]:.6g}"
+    if np.any(np.isinf(act) & ~np.isinf(exp)):
         return f"{path} contains inf where a finite number was expected"
     finite = np.isfinite(exp)
     a, e = act[finite], exp[finite]

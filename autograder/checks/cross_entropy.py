@@ -1,7 +1,8 @@
 """Hidden cases for 02-cross-entropy.
 
 Tolerances: rtol=1e-10, atol=1e-12 for the information quantities (every correct formula agrees
-to a few ulps; an identical p and q must give KL = 0 to within 1e-12). Infinities and NaN are
+to a few ulps; an identical p and q must give KL = 0 to within 1e-12), and atol=1e-14 for the
+entropy, whose one-hot rows are exactly 0 by any correct formula. Infinities and NaN are
 compared exactly by `compare`, so an epsilon inside the log (log(q + 1e-12), or clipping q) is
 caught where it changes the answer: q_i = 0 < p_i must give inf, and a tiny q_i = 1e-300 must
 keep its true log (-690.8, not -27.6). On ordinary inputs such an epsilon moves the result by
@@ -13,6 +14,7 @@ from ..reference import cross_entropy as ref
 from . import Check, Mistake, call
 
 RTOL, ATOL = 1e-10, 1e-12
+ATOL_ENTROPY = 1e-14
 EPS = 1e-12
 LN2 = np.log(2.0)
 
@@ -140,6 +142,10 @@ def entropy_cases():
         with np.errstate(all="ignore"):
             naive = -np.sum(p * np.log(p), axis=axis)
         mistakes = [
+            Mistake("an epsilon inside the log (log(p + 1e-12)) biases the entropy: a one-hot "
+                    "distribution must give exactly 0, not a tiny negative number; take the exact "
+                    "log where p > 0 and set the terms with p_i = 0 to 0",
+                    {"result": _ce(_plogq_eps(p, p), axis)}),
             Mistake("the result is in bits, not nats: use the natural log np.log, not np.log2",
                     {"result": expect / LN2}),
             Mistake("wrong sign: H(p) = -sum p log p is never negative", {"result": -expect}),
@@ -149,7 +155,7 @@ def entropy_cases():
                     {"result": naive}),
         ]
         cases.append(call("entropy", name, {"p": p, "axis": axis}, {"result": expect},
-                          args=["p"], kwargs={"axis": "axis"}, rtol=RTOL, atol=ATOL,
+                          args=["p"], kwargs={"axis": "axis"}, rtol=RTOL, atol=ATOL_ENTROPY,
                           mistakes=mistakes,
                           hint="H(p) = -sum_i p_i ln p_i along `axis`, with 0 ln 0 = 0; it lies "
                                "between 0 (one-hot) and ln C (uniform)."))
@@ -224,7 +230,8 @@ def cross_entropy_cases():
                           args=["p", "q"], kwargs={"axis": "axis"}, rtol=RTOL, atol=ATOL,
                           mistakes=_ce_mistakes(p, q, axis, expect),
                           hint="H(p, q) = -sum_i p_i ln q_i along `axis`: a term with p_i = 0 is 0 "
-                               "(even if q_i = 0), a term with q_i = 0 < p_i is +inf."))
+                               "(even if q_i = 0), a term with q_i = 0 < p_i is +inf; no epsilon "
+                               "inside the log."))
     return cases
 
 
@@ -271,11 +278,27 @@ def kl_divergence_cases():
                           {"result": expect}, args=["p", "q"], kwargs={"axis": "axis"},
                           rtol=RTOL, atol=ATOL, mistakes=_kl_mistakes(p, q, axis, expect),
                           hint="KL(p || q) = sum_i p_i ln(p_i / q_i) along `axis`: 0 where "
-                               "p_i = 0, +inf where q_i = 0 < p_i, exactly 0 when q equals p."))
+                               "p_i = 0, +inf where q_i = 0 < p_i, exactly 0 when q equals p; no "
+                               "epsilon inside the log."))
     return cases
 
 
 # ---------------------------------------------------------------------------- from logits
+
+def _unstable_mistakes(z, y):
+    """Overflow without the shift, underflow in log(softmax): one diagnosis if both give the same."""
+    unshifted, log_of_softmax = _cel_unshifted(z, y), _cel_log_of_softmax(z, y)
+    if unshifted == log_of_softmax or (np.isnan(unshifted) and np.isnan(log_of_softmax)):
+        return [Mistake("the loss is not finite: either exp(z) overflowed (scores above 709) or "
+                        "softmax(z) underflowed to 0 before the log; compute z[n, y_n] - "
+                        "logsumexp(z[n]) with each row's maximum subtracted inside the exponential "
+                        "and added back outside the log", {"result": unshifted})]
+    return [Mistake("overflow at large scores: exp(z) is inf above 709; subtract each row's "
+                    "maximum before exponentiating (log-sum-exp)", {"result": unshifted}),
+            Mistake("log(softmax(z)) is -inf once a probability underflows to 0: compute "
+                    "log softmax(z)[n, y_n] = z[n, y_n] - logsumexp(z[n]) directly",
+                    {"result": log_of_softmax})]
+
 
 def cross_entropy_with_logits_cases():
     rng = np.random.default_rng(204)
@@ -290,6 +313,8 @@ def cross_entropy_with_logits_cases():
          np.array([0, 1, 1])),
         ("confidently right and confidently wrong rows",
          np.array([[0.0, 800.0, -800.0], [-800.0, 0.0, 0.0], [3.0, 1.0, -3.0]]), np.array([1, 0, 2])),
+        ("the correct class far behind (its probability underflows to 0)",
+         np.array([[-800.0, 0.0, 0.0], [-750.0, 10.0, -3.0]]), np.array([0, 0])),
         ("scores with a large common offset", rng.normal(size=(3, 5)) + 1e4, np.array([4, 0, 2])),
         ("very negative scores", rng.normal(size=(4, 3)) * 3 - 1000, np.array([2, 1, 0, 2])),
         ("a single example with a large score for the wrong class",
@@ -301,6 +326,8 @@ def cross_entropy_with_logits_cases():
         mistakes = [
             Mistake("the loss is the sum over the batch: divide by N (the loss is a mean over "
                     "the batch)", {"result": expect * N}),
+            Mistake("one loss per example was returned: return their mean over the batch, a "
+                    "single number", {"result": _lse(z) - z[np.arange(N), y]}),
             Mistake("the loss is averaged over the N * C entries of a one-hot product: average "
                     "over the N examples only", {"result": expect / C}),
             Mistake("wrong sign: the loss is -log softmax(z)[n, y_n], never negative",
@@ -313,11 +340,7 @@ def cross_entropy_with_logits_cases():
             Mistake("z[:, y] picks every label for every row (an (N, N) array): index the correct "
                     "class of each row with z[np.arange(N), y]",
                     {"result": _cel_column_indexing(z, y)}),
-            Mistake("overflow at large scores: exp(z) is inf above 709; subtract each row's "
-                    "maximum before exponentiating (log-sum-exp)", {"result": _cel_unshifted(z, y)}),
-            Mistake("log(softmax(z)) is -inf once a probability underflows to 0: compute "
-                    "log softmax(z)[n, y_n] = z[n, y_n] - logsumexp(z[n]) directly",
-                    {"result": _cel_log_of_softmax(z, y)}),
+            *_unstable_mistakes(z, y),
             Mistake("an epsilon inside log(softmax(z) + 1e-12) caps the loss of a confidently "
                     "wrong example near 27.6: compute z[n, y_n] - logsumexp(z[n]) instead",
                     {"result": _cel_log_of_softmax(z, y, EPS)}),

@@ -93,10 +93,6 @@ def relu_grad_cases():
 
 # ---------------------------------------------------------------------------- layer_gradient_norms
 
-def _sigmoid_naive(a):
-    return _sigmoid_naive_ratio(a)
-
-
 def _tanh_naive(a):
     """tanh from exponentials: inf / inf = NaN once |a| passes ~710."""
     with np.errstate(all="ignore"):
@@ -219,7 +215,7 @@ def _layer_mistakes(weights, X, y, activation):
         ("NaN for large scores: the softmax overflows; subtract each row's maximum score before "
          "exponentiating", _wrong_norms(weights, X, y, activation, stable=False)),
     ]
-    naive = {"sigmoid": _sigmoid_naive, "tanh": _tanh_naive}.get(activation)
+    naive = {"sigmoid": _sigmoid_naive_ratio, "tanh": _tanh_naive}.get(activation)
     if naive is not None:
         found.append((f"NaN at large pre-activations: {activation} computed from exp(a) "
                       "overflows (inf / inf); use a form that only exponentiates negative numbers "

@@ -199,7 +199,8 @@ class Worker:
             _child(job, self.scratch, start_cell, skip_cells, start_case, dead_groups, w,
                    self.shell)
         os.close(w)
-        events = os.fdopen(r, "rb")
+        # Unbuffered: select() must see every byte the child sent, none may wait in a buffer.
+        events = os.fdopen(r, "rb", buffering=0)
         current = ("cell", None)
         step_deadline = deadline
         result = None

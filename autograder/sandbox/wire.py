@@ -97,9 +97,21 @@ def write_frame(stream, message):
     stream.flush()
 
 
+def _read_exact(stream, n):
+    """Up to n bytes: fewer only at the end of the stream (raw pipes return partial reads)."""
+    chunks, got = [], 0
+    while got < n:
+        chunk = stream.read(n - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def read_frame(stream, limit=MAX_FRAME):
     """Read one frame; None at a clean end of stream. Raises WireError on a bad frame."""
-    size = stream.read(8)
+    size = _read_exact(stream, 8)
     if not size:
         return None
     if len(size) < 8:
@@ -107,7 +119,7 @@ def read_frame(stream, limit=MAX_FRAME):
     (n,) = struct.unpack(">Q", size)
     if n > limit:
         raise WireError(f"frame of {n} bytes is over the limit of {limit}")
-    data = stream.read(n)
+    data = _read_exact(stream, n)
     if len(data) < n:
         raise WireError("truncated frame")
     return loads(data)

@@ -1,0 +1,240 @@
+"""How fast our grader grades a class, against stock nbgrader measured in the same run.
+
+    cd /work/main && PYTHONPATH=.:tests .venv/bin/python benchmarks/grade_speed.py \
+        [--students 40 400] [--stock-students 40] [--overhead-students 10] [--workers N]
+
+The class: student i's notebook for assignment j is variant (i + j) mod k of
+`classgen.variants(slug)` (the solution, the untouched notebook, correct variants, known
+mistakes), so every notebook's expected score is known and the mix of fast, failing and
+untouched submissions is the same at every size. Only released assignments (exercises/<slug>/
+<slug>.ipynb present) whose variants load are used.
+
+Measured, all in this process, one after the other:
+
+1. stock nbgrader (benchmarks/stock.py) on the first --stock-students students: the wall
+   time of its `nbgrader autograde` calls (one per assignment, the whole class in each, one
+   kernel per notebook: nbgrader grades one notebook at a time). The one-time course set-up
+   (generate_assignment, adding students) is reported but not counted.
+2. ours (`grade_class`, sandboxed, default limits) at each --students size, in a fresh
+   workspace (nothing reused), wall time of the whole call (gradebook, CSV tables and feedback
+   pages included). Every one of our scores must equal the planted expected score: any
+   mismatch is printed and the script exits 1.
+3. the per-notebook overhead: a class of --overhead-students students who submitted every
+   notebook untouched. Every graded function raises NotImplementedError on its first line,
+   so (almost) no time is spent in student code or in the hidden cases' computations; what
+   is left is the grader's own cost per notebook (for ours: reading and assembling the
+   notebook, the sandbox's fork, running the provided cells, the wire, judging, the gradebook
+   and the feedback page; for stock: a kernel start, sanitizing, executing every cell,
+   saving the grades, writing the notebook). Reported as seconds of wall time per notebook
+   and, for ours, as worker-seconds per notebook (wall time x workers / notebooks: how long
+   one notebook occupies one worker), next to stock nbgrader's time per notebook on the very
+   same untouched class (stock uses one process).
+
+Printed: notebooks/second for stock and for ours at each size, the ratio ours/stock, the
+linear-scaling check (ours' rate at each size against the smallest; close to 1 means the cost
+per notebook does not grow with the class) and the overhead.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (ROOT, ROOT / "tests", ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import stock  # noqa: E402
+from autograder import classgen  # noqa: E402
+from autograder.grade import grade_class  # noqa: E402
+from autograder.isolation import Limits  # noqa: E402
+
+
+def usable_slugs():
+    """{slug: variants} for the released assignments whose variants load; and what was skipped."""
+    out, skipped = {}, []
+    for slug in stock.released_slugs():
+        try:
+            out[slug] = classgen.variants(slug)
+        except Exception as exc:  # an exercise still being written
+            skipped.append(f"{slug} ({type(exc).__name__}: {exc})")
+    return out, skipped
+
+
+def class_plan(n, variants, untouched=False):
+    """[(student, slug, cells)] and {(student, slug): expected score} for n students."""
+    plan, expected = [], {}
+    for i in range(n):
+        student = f"s{i:04d}"
+        for j, (slug, vs) in enumerate(variants.items()):
+            if untouched:
+                name, cells, score = "untouched", None, 0.0
+            else:
+                name, cells, score = vs[(i + j) % len(vs)]
+            plan.append((student, slug, cells))
+            expected[(student, slug)] = float(score)
+    return plan, expected
+
+
+def write(folder, plan):
+    started = time.monotonic()
+    classgen.write_class(folder, plan)
+    return time.monotonic() - started
+
+
+def grade_ours(folder, workspace, workers, slugs, expected):
+    started = time.monotonic()
+    summary = grade_class(folder, workspace, workers=workers, limits=Limits(), isolate=True,
+                          slugs=slugs)
+    seconds = time.monotonic() - started
+    mismatches = []
+    got = {(r["student_id"], r["assignment"]): r for r in summary["results"]}
+    for key, exp in sorted(expected.items()):
+        r = got.get(key)
+        if r is None:
+            mismatches.append(f"{key[0]}/{key[1]}: not graded (expected {exp:g})")
+        elif abs(float(r["score"]) - exp) > 1e-9:
+            mismatches.append(f"{key[0]}/{key[1]}: scored {float(r['score']):g}, expected "
+                              f"{exp:g} (status {r['status']}; {' | '.join(r['notes'])[:200]})")
+    if summary["graded_now"] != len(expected):
+        mismatches.append(f"graded {summary['graded_now']} notebooks now, expected "
+                          f"{len(expected)} (something was reused or skipped)")
+    return seconds, summary, mismatches
+
+
+def grade_stock(folder, slugs, expected, timeout):
+    run = stock.grade(folder, slugs=slugs, cell_timeout=timeout, protect=True,
+                      progress=lambda t: print(t, file=sys.stderr))
+    agree = sum(1 for k, e in expected.items()
+                if run.scores.get(k) is not None and abs(run.scores[k] - e) < 1e-9)
+    return run, agree
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Grading speed: ours against stock nbgrader.")
+    p.add_argument("--students", type=int, nargs="+", default=[40, 400],
+                   help="class sizes graded by ours (default: 40 400)")
+    p.add_argument("--stock-students", type=int, default=40,
+                   help="class size graded by stock nbgrader (default 40; 0: skip stock)")
+    p.add_argument("--overhead-students", type=int, default=10,
+                   help="students in the untouched class for the overhead (default 10; 0: skip)")
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"our workers (default: every core, here {os.cpu_count()})")
+    p.add_argument("--stock-timeout", type=float, default=30,
+                   help="stock nbgrader's cell timeout, seconds (default 30)")
+    args = p.parse_args(argv)
+    workers = args.workers or os.cpu_count() or 1
+
+    variants, skipped = usable_slugs()
+    if not variants:
+        print("no released assignment to grade", file=sys.stderr)
+        return 2
+    slugs = list(variants)
+    print(f"assignments: {', '.join(slugs)}" +
+          (f"; skipped: {'; '.join(skipped)}" if skipped else ""))
+    print(f"machine: {os.cpu_count()} cores; ours with {workers} worker(s), sandboxed, "
+          f"{Limits()}; stock nbgrader {stock_version()} with a {args.stock_timeout:g} s cell "
+          f"timeout, one notebook at a time")
+
+    tmp = Path(tempfile.mkdtemp(prefix="grade-speed-"))
+    rows, failures = [], []
+    try:
+        stock_rate = None
+        if args.stock_students > 0:
+            plan, expected = class_plan(args.stock_students, variants)
+            write(tmp / "stock-class", plan)
+            run, agree = grade_stock(tmp / "stock-class", slugs, expected, args.stock_timeout)
+            n = len(expected)
+            stock_rate = n / run.seconds
+            rows.append(("stock nbgrader", args.stock_students, n, run.seconds, stock_rate, 1))
+            print(f"stock nbgrader: {n} notebooks in {run.seconds:.1f} s "
+                  f"(+ {run.setup_seconds:.1f} s course set-up, not counted); "
+                  f"its scores equal the planted ones for {agree}/{n}; "
+                  f"run finished: {'yes' if run.finished else 'NO'}")
+            not_clean = {k: v for k, v in run.status.items() if v != "graded"}
+            for (student, slug), status in sorted(not_clean.items())[:10]:
+                print(f"  stock: {student}/{slug}: {status}: "
+                      f"{run.reasons.get((student, slug), '')}")
+
+        for size in args.students:
+            plan, expected = class_plan(size, variants)
+            folder = tmp / f"class-{size}"
+            write(folder, plan)
+            seconds, summary, mismatches = grade_ours(folder, tmp / f"ours-{size}", workers,
+                                                      slugs, expected)
+            n = len(expected)
+            rows.append(("ours", size, n, seconds, n / seconds, workers))
+            c = summary["counts"]
+            print(f"ours, {size} students: {n} notebooks in {seconds:.1f} s; "
+                  + ", ".join(f"{v} {k}" for k, v in c.items() if v)
+                  + f"; scores equal the planted ones for {n - len(mismatches)}/{n}")
+            for line in mismatches:
+                print(f"  MISMATCH {line}")
+            failures += mismatches
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(tmp / f"ours-{size}", ignore_errors=True)
+
+        overhead = None
+        if args.overhead_students > 0:
+            plan, expected = class_plan(args.overhead_students, variants, untouched=True)
+            folder = tmp / "untouched"
+            write(folder, plan)
+            seconds, summary, mismatches = grade_ours(folder, tmp / "ours-untouched", workers,
+                                                      slugs, expected)
+            for line in mismatches:
+                print(f"  MISMATCH (untouched class) {line}")
+            failures += mismatches
+            stock_seconds = None
+            if args.stock_students > 0:
+                run, _ = grade_stock(folder, slugs, expected, args.stock_timeout)
+                stock_seconds = run.seconds
+            overhead = (len(expected), seconds, stock_seconds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"{'grader':16} {'students':>8} {'notebooks':>9} {'seconds':>9} {'notebooks/s':>12} "
+          f"{'per notebook':>13} {'ours/stock':>10}")
+    for name, size, n, seconds, rate, w in rows:
+        ratio = f"{rate / stock_rate:.1f}x" if stock_rate else "-"
+        print(f"{name:16} {size:8d} {n:9d} {seconds:9.1f} {rate:12.2f} "
+              f"{seconds / n:12.3f}s {ratio:>10}")
+    ours_rows = [r for r in rows if r[0] == "ours"]
+    if len(ours_rows) > 1:
+        base = ours_rows[0]
+        print()
+        print("linear scaling (ours: the rate should not fall as the class grows):")
+        for name, size, n, seconds, rate, w in ours_rows:
+            print(f"  {size:5d} students: {rate:7.2f} notebooks/s ({rate / base[4]:.2f} x the rate "
+                  f"at {base[1]} students)")
+    if overhead:
+        n, ours_s, stock_s = overhead
+        print()
+        print(f"per-notebook overhead: {n} untouched notebooks (every function raises "
+              f"NotImplementedError at once, so ~no time in student code):")
+        print(f"  ours:  {ours_s:.1f} s wall -> {ours_s / n:.3f} s per notebook, "
+              f"{ours_s * workers / n:.3f} worker-seconds per notebook ({workers} workers)")
+        if stock_s:
+            print(f"  stock: {stock_s:.1f} s wall -> {stock_s / n:.3f} s per notebook "
+                  f"(one process)")
+            print(f"  stock / ours: {stock_s / ours_s:.1f}x per notebook of wall time, "
+                  f"{stock_s / (ours_s * workers):.1f}x per worker-second")
+    if failures:
+        print(f"\n{len(failures)} of OUR scores differ from the planted ones", file=sys.stderr)
+        return 1
+    return 0
+
+
+def stock_version():
+    try:
+        import nbgrader
+        return nbgrader.__version__
+    except ImportError:
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
