@@ -13,7 +13,7 @@ from pathlib import Path
 from . import checks
 from .notebook import ROOT, load_assignment
 
-_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.M)
 
 
 def fixtures(slug, root=ROOT):

@@ -58,7 +58,7 @@ def render(result):
     notes = "".join(f"<li>{_e(n)}</li>" for n in r["notes"])
     errors = "".join(f"<li>cell {e['cell'] + 1}: {_e(e['error'])}</li>" for e in r["cell_errors"])
     code = "".join(f"<h3><code>{_e(gid)}</code></h3><pre><code>{_e(src)}</code></pre>"
-                   for gid, src in r["student_code"].items())
+                   for gid, src in r["student_code"])
     manual = (f"<p>Written answers ({r['manual_max_score']:g} points) are graded by hand and "
               f"are not included in this score.</p>" if r["manual_max_score"] else "")
     output = (f"<h2>What your notebook printed</h2><pre>{_e(r['output'])}</pre>"

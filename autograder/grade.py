@@ -31,7 +31,7 @@ from . import checks, feedback, notebook
 from .gradebook import open_gradebook, prepare, record
 from .isolation import Limits, Sandbox
 
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -88,7 +88,7 @@ def build_job(assignment, sources):
 def judge_submission(assignment, sub, sandbox):
     """Grade one submission in `sandbox`; returns the result record (plain data)."""
     result = {"student_id": sub.student_id, "assignment": sub.slug, "status": "graded",
-              "notes": [], "cell_errors": [], "tests": [], "student_code": {},
+              "notes": [], "cell_errors": [], "tests": [], "student_code": [],
               "output": "", "max_score": assignment.max_score,
               "manual_max_score": sum(assignment.manual.values())}
     try:

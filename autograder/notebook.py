@@ -131,8 +131,8 @@ def parse_submission(data, name):
 def assemble(assignment, cells):
     """The code to execute for a submission, and notes on what was restored or missing.
 
-    Returns (sources, notes, student_code) where student_code maps each solution grade_id
-    to the student's source (for the feedback page).
+    Returns (sources, notes, student_code) where student_code lists [grade_id, source] of
+    the student's solution cells in notebook order (for the feedback page).
     """
     notes = []
     known = {gid: (kind, src) for kind, gid, src in assignment.release_cells if gid}
@@ -168,4 +168,6 @@ def assemble(assignment, cells):
         elif kind == "readonly":
             sources.append(release_src)
         sources.extend(added_after.get(gid, []))
-    return sources, notes, student
+    student_code = [[gid, student[gid]] for kind, gid, _ in assignment.release_cells
+                    if kind == "solution" and gid in student]
+    return sources, notes, student_code

@@ -372,6 +372,14 @@ def _e(text):
     return html.escape(str(text), quote=True)
 
 
+def _figure_row(figures, index):
+    """One figure per assignment (the index-th of each), side by side."""
+    cells = "".join(f"<figure><img src=\"{_e(src)}\" alt=\"{_e(alt)}\">"
+                    f"<figcaption>{_e(caption)}</figcaption></figure>"
+                    for src, alt, caption in (figures[slug][index] for slug in sorted(figures)))
+    return f"<div class=\"figures\">{cells}</div>"
+
+
 def _html_table(name, rows, empty):
     if not rows:
         return f"<p>{_e(empty)}</p>"
@@ -401,21 +409,11 @@ def render_html(tbl, figures, warnings, n_records, top=TOP):
 
     parts.append(f"<h2 id=\"assignments\">{_e(TITLES['assignments'])}</h2>")
     parts.append(_html_table("assignments", tbl["assignments"], "No submissions."))
-    parts.append("<div class=\"figures\">")
-    for slug in sorted(figures):
-        src, alt, caption = figures[slug][0]
-        parts.append(f"<figure><img src=\"{_e(src)}\" alt=\"{_e(alt)}\">"
-                     f"<figcaption>{_e(caption)}</figcaption></figure>")
-    parts.append("</div>")
+    parts.append(_figure_row(figures, 0))
 
     parts.append(f"<h2 id=\"tests\">{_e(TITLES['tests'])}</h2>")
     parts.append(_html_table("tests", tbl["tests"], "No tests."))
-    parts.append("<div class=\"figures\">")
-    for slug in sorted(figures):
-        src, alt, caption = figures[slug][1]
-        parts.append(f"<figure><img src=\"{_e(src)}\" alt=\"{_e(alt)}\">"
-                     f"<figcaption>{_e(caption)}</figcaption></figure>")
-    parts.append("</div>")
+    parts.append(_figure_row(figures, 1))
 
     parts.append(f"<h2 id=\"mistakes\">{_e(TITLES['mistakes'])}</h2>")
     parts.append(f"<p>Diagnoses grouped by assignment, function and diagnosis (without the "

@@ -1,4 +1,5 @@
 """Shared fixtures: the strictly built site, and the repository's paths."""
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,18 @@ def site():
     proc = strict_build(ROOT)
     assert proc.returncode == 0, f"the strict book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     return ROOT / "_build" / "html"
+
+
+def run_grade(submitted, workspace, *options, check=True, timeout=1800):
+    """`python -m autograder grade` as an instructor runs it; asserts it finished if `check`."""
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted),
+                           "--workspace", str(workspace), *options], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

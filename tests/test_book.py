@@ -100,6 +100,7 @@ def test_mathjax_is_served_locally(site):
 def test_a_raising_cell_fails_the_build(tmp_path):
     """Does the strict build really fail when a cell raises (no allow_errors anywhere)?"""
     shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")
     (tmp_path / "book").mkdir()
     shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")

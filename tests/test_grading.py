@@ -1,24 +1,9 @@
 """The grading command, run for real on generated classes with known outcomes."""
-import csv
-import json
-import subprocess
-import sys
 
 import pytest
 
 from autograder import classgen, release
-from autograder.notebook import ROOT
-
-
-def run_grade(submitted, workspace, *extra):
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted),
-                           "--workspace", str(workspace), *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
-
-
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+from conftest import read_csv, run_grade
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +84,6 @@ def test_grading_again_resumes_without_regrading(graded_class):
 
 
 def test_missing_submissions_folder_is_a_clear_error(tmp_path):
-    proc = run_grade(tmp_path / "nowhere", tmp_path / "ws")
+    proc = run_grade(tmp_path / "nowhere", tmp_path / "ws", check=False)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr

@@ -5,12 +5,12 @@ else's grade.
 import csv
 import os
 import subprocess
-import sys
 
 import pytest
 
 from autograder.notebook import ROOT
 from zoo import HONEST, ZOO, write_zoo
+from conftest import run_grade
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,8 @@ def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("zoo")
     expected = write_zoo(tmp / "submitted")
     readme = (ROOT / "README.md").read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp / "submitted"),
-                           "--workspace", str(tmp / "ws"), "--cell-timeout", "3",
-                           "--notebook-timeout", "30"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    proc = run_grade(tmp / "submitted", tmp / "ws", "--cell-timeout", "3",
+                     "--notebook-timeout", "30")
     with open(tmp / "ws" / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     return proc, rows, readme, expected

@@ -8,13 +8,12 @@ import ast
 import html
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 from autograder import classgen, release
 from autograder.notebook import ROOT
+from conftest import run_grade
 
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 MIN_LENGTH = 24   # shorter lines (`return e`, `p = softmax(z)`) are too generic to be evidence
@@ -113,17 +112,15 @@ def test_feedback_leaks_nothing(tmp_path, secrets):
             for name, cells, _ in classgen.variants(slug)
             if name not in ("solution",) and not name.startswith("correct-")]
     classgen.write_class(tmp_path / "submitted", plan)
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "submitted"),
-                           "--workspace", str(tmp_path / "ws")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_grade(tmp_path / "submitted", tmp_path / "ws")
     found = {}
     for page in (tmp_path / "ws" / "feedback").rglob("*.html"):
         text = page.read_text()
         # The student's own code is on the page by design; a mistake submission copies every
         # solution cell but one, so compare only what is not the student's own code.
-        own = "\n".join(json.loads((tmp_path / "ws" / "results" / page.parent.parent.name /
-                                    f"{page.parent.name}.json").read_text())["student_code"].values())
+        record = json.loads((tmp_path / "ws" / "results" / page.parent.parent.name /
+                             f"{page.parent.name}.json").read_text())
+        own = "\n".join(src for _, src in record["student_code"])
         hits = [s for s in leaks(text, secrets) if s not in own]
         if hits:
             found[str(page.relative_to(tmp_path))] = hits[:3]

@@ -7,7 +7,6 @@ are checked too; and, in 01-softmax, a function that loops forever, one whose ex
 message is HTML, a missing notebook and an unreadable one.
 """
 import argparse
-import csv
 import html.parser
 import json
 import statistics
@@ -19,6 +18,7 @@ import pytest
 
 from autograder import checks, classgen, release, report
 from autograder.notebook import ROOT, load_assignment
+from conftest import read_csv, run_grade
 
 SOFTMAX = "01-softmax"
 COPIED_MISTAKES = 2          # the first mistakes of each assignment planted twice
@@ -65,11 +65,6 @@ def plant():
     return plan, losing
 
 
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The class, graded once by `python -m autograder grade`, and both reports built."""
@@ -82,11 +77,7 @@ def graded(tmp_path_factory):
         garbled = submitted / "garbled" / SOFTMAX / f"{SOFTMAX}.ipynb"
         garbled.parent.mkdir(parents=True)
         garbled.write_text('{"cells": [')
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted),
-                           "--workspace", str(ws), "--cell-timeout", "2",
-                           "--notebook-timeout", "20"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    run_grade(submitted, ws, "--cell-timeout", "2", "--notebook-timeout", "20")
     page = report.build_report(ws)
     folder = report.build_report(ws, fmt="csv")
     return {"ws": ws, "plan": plan, "losing": losing, "page": page, "folder": folder,

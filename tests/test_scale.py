@@ -1,5 +1,4 @@
 """Grading at scale: a Dask cluster on loopback, and a PostgreSQL gradebook."""
-import csv
 import glob
 import os
 import shutil
@@ -14,6 +13,7 @@ import pytest
 
 from autograder import classgen, release
 from autograder.notebook import ROOT
+from conftest import read_csv, run_grade
 
 BIN = Path(sys.executable).parent
 
@@ -49,12 +49,9 @@ def small_class(tmp_path_factory):
 
 
 def grade(submitted, workspace, *extra):
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted),
-                           "--workspace", str(workspace), *extra], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    with open(Path(workspace) / "grades.csv", newline="") as f:
-        return {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(f)}
+    run_grade(submitted, workspace, *extra)
+    return {(r["student_id"], r["assignment"]): float(r["score"])
+            for r in read_csv(Path(workspace) / "grades.csv")}
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +98,8 @@ def test_a_dask_cluster_gives_the_same_grades(small_class, local_grades, dask_cl
 
 def test_an_unreachable_scheduler_is_a_clear_error(small_class):
     tmp, _ = small_class
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp / "submitted"),
-                           "--workspace", str(tmp / "nowhere"), "--scheduler",
-                           f"tcp://127.0.0.1:{free_port()}"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = run_grade(tmp / "submitted", tmp / "nowhere", "--scheduler",
+                     f"tcp://127.0.0.1:{free_port()}", check=False, timeout=120)
     assert proc.returncode == 2 and "Dask scheduler" in proc.stderr
 
 

@@ -289,7 +289,7 @@ def _backward_cases(fn, seed):
     dgrad = lambda N, d=D: rng.normal(size=(N, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d)
     cases = []
     for name, x, g, b, param in [
-        (f"an (8, 5) batch of mean ~50 with a different scale per feature", _batch(rng, 8, SCALES),
+        ("an (8, 5) batch of mean ~50 with a different scale per feature", _batch(rng, 8, SCALES),
          gamma, beta, dict(mode="train")),
         ("N = 2 examples", _batch(rng, 2, SCALES), gamma, beta, dict(mode="train", eps=1e-5)),
         ("D = 1 feature", _batch(rng, 6, SCALES[:1] * 3), gamma[:1], beta[:1], dict(mode="train")),

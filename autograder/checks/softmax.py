@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..reference import softmax as ref
-from . import Case, Check, Mistake, call
+from . import Check, Mistake, call
 
 
 def _naive(z, axis=-1):

@@ -185,7 +185,7 @@ _WRONG_DACT = {
 
 def _layer_mistakes(weights, X, y, activation):
     """The Mistakes of one case, first match wins; variants equal to the right answer dropped."""
-    N, L = X.shape[0], len(weights)
+    N = X.shape[0]
     right = ref.layer_gradient_norms(weights, X, y, activation)
     found = [
         ("the norms are in reverse order: return ||dW_1|| (the first layer, next to the input) "
