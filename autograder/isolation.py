@@ -77,8 +77,35 @@ def bwrap_command(limits):
     return cmd
 
 
+def _own_cgroup(controller):
+    """This process's cgroup folder for a v1 controller (so sandboxes stay inside its limits)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller in controllers.split(","):
+                return CGROUP_ROOT / controller / path.lstrip("/")
+    except (OSError, ValueError):
+        pass
+    return CGROUP_ROOT / controller
+
+
+def _remove_stale(parent, min_age=120.0):
+    """Remove empty autograder-* cgroups that a killed run left behind (not fresh ones)."""
+    now = time.time()
+    for path in parent.glob("autograder-*"):
+        try:
+            if now - path.stat().st_mtime > min_age and not (path / "cgroup.procs").read_text().strip():
+                path.rmdir()
+        except OSError:
+            pass
+
+
 class Cgroup:
-    """A cgroup (v1 pids and memory controllers) that caps one worker, when we may make one."""
+    """A cgroup (v1 pids and memory controllers) that caps one worker, when we may make one.
+
+    It is made inside the grader's own cgroup, so whatever limits the grader runs under also
+    bound its sandboxes.
+    """
 
     def __init__(self, limits):
         self.dirs = []
@@ -89,7 +116,9 @@ class Cgroup:
                     "memory": {"memory.limit_in_bytes": limits.memory_bytes + 512 * 2**20}}
         try:
             for controller, values in settings.items():
-                path = CGROUP_ROOT / controller / name
+                parent = _own_cgroup(controller)
+                _remove_stale(parent)
+                path = parent / name
                 path.mkdir()
                 self.dirs.append(path)
                 for key, value in values.items():

@@ -19,20 +19,27 @@ Measured, all in this process, one after the other:
    workspace (nothing reused), wall time of the whole call (gradebook, CSV tables and feedback
    pages included). Every one of our scores must equal the planted expected score: any
    mismatch is printed and the script exits 1.
-3. the per-notebook overhead: a class of --overhead-students students who submitted every
-   notebook untouched. Every graded function raises NotImplementedError on its first line,
-   so (almost) no time is spent in student code or in the hidden cases' computations; what
-   is left is the grader's own cost per notebook (for ours: reading and assembling the
-   notebook, the sandbox's fork, running the provided cells, the wire, judging, the gradebook
-   and the feedback page; for stock: a kernel start, sanitizing, executing every cell,
-   saving the grades, writing the notebook). Reported as seconds of wall time per notebook
-   and, for ours, as worker-seconds per notebook (wall time x workers / notebooks: how long
-   one notebook occupies one worker), next to stock nbgrader's time per notebook on the very
-   same untouched class (stock uses one process).
+3. the per-notebook overhead, on classes whose every notebook is untouched: every graded
+   function raises NotImplementedError on its first line, so (almost) no time is spent in
+   student code or in the hidden cases' computations; what is left is the grader's own cost
+   (ours: reading and assembling the notebook, the sandbox's fork, running the provided
+   cells, the wire, judging, the gradebook and the feedback page; stock: a kernel start,
+   sanitizing, executing every cell, saving the grades, writing the notebook). Ours grades
+   untouched classes of --overhead-students and twice as many students; the difference
+   divided by the difference in notebooks is the MARGINAL wall time per notebook (the fixed
+   start-up of a run, workers and gradebook, taken out), times the workers = worker-seconds
+   per notebook (how long one notebook occupies one worker). Stock nbgrader grades the
+   smaller untouched class; its time per notebook (all included: it starts a kernel per
+   notebook and an nbgrader process per assignment) is compared with ours on the very same
+   class, and with our marginal worker-seconds per notebook.
 
-Printed: notebooks/second for stock and for ours at each size, the ratio ours/stock, the
-linear-scaling check (ours' rate at each size against the smallest; close to 1 means the cost
-per notebook does not grow with the class) and the overhead.
+Printed: notebooks/second for stock and for ours at each size, the ratio ours/stock (the
+stock run of this same process is the baseline), the linear-scaling check (ours' rate at each
+size against the smallest, and the marginal rate between the smallest and the largest; a
+rate that does not fall means the cost per notebook does not grow with the class), the
+overhead, and any of stock nbgrader's scores that differ from the planted ones (information:
+stock grades a test cell as a whole, visible tests included, where ours judges the hidden
+cases only).
 """
 import argparse
 import os
@@ -65,8 +72,9 @@ def usable_slugs():
 
 
 def class_plan(n, variants, untouched=False):
-    """[(student, slug, cells)] and {(student, slug): expected score} for n students."""
-    plan, expected = [], {}
+    """[(student, slug, cells)], {(student, slug): expected score} and {(student, slug):
+    variant name} for n students."""
+    plan, expected, names = [], {}, {}
     for i in range(n):
         student = f"s{i:04d}"
         for j, (slug, vs) in enumerate(variants.items()):
@@ -76,7 +84,8 @@ def class_plan(n, variants, untouched=False):
                 name, cells, score = vs[(i + j) % len(vs)]
             plan.append((student, slug, cells))
             expected[(student, slug)] = float(score)
-    return plan, expected
+            names[(student, slug)] = name
+    return plan, expected, names
 
 
 def write(folder, plan):
@@ -144,7 +153,7 @@ def main(argv=None):
     try:
         stock_rate = None
         if args.stock_students > 0:
-            plan, expected = class_plan(args.stock_students, variants)
+            plan, expected, names = class_plan(args.stock_students, variants)
             write(tmp / "stock-class", plan)
             run, agree = grade_stock(tmp / "stock-class", slugs, expected, args.stock_timeout)
             n = len(expected)
@@ -154,13 +163,19 @@ def main(argv=None):
                   f"(+ {run.setup_seconds:.1f} s course set-up, not counted); "
                   f"its scores equal the planted ones for {agree}/{n}; "
                   f"run finished: {'yes' if run.finished else 'NO'}")
-            not_clean = {k: v for k, v in run.status.items() if v != "graded"}
-            for (student, slug), status in sorted(not_clean.items())[:10]:
-                print(f"  stock: {student}/{slug}: {status}: "
-                      f"{run.reasons.get((student, slug), '')}")
+            differ = [(k, e) for k, e in sorted(expected.items())
+                      if run.scores.get(k) is None or abs(run.scores[k] - e) > 1e-9]
+            for (student, slug), e in differ[:12]:
+                name = names[(student, slug)]
+                got = run.scores.get((student, slug))
+                print(f"  stock: {student}/{slug} ({name}): {'-' if got is None else f'{got:g}'}"
+                      f" where the planted score is {e:g} ({run.status[(student, slug)]}"
+                      f"{': ' + run.reasons[(student, slug)] if (student, slug) in run.reasons else ''})")
+            if len(differ) > 12:
+                print(f"  stock: ... {len(differ) - 12} more")
 
         for size in args.students:
-            plan, expected = class_plan(size, variants)
+            plan, expected, names = class_plan(size, variants)
             folder = tmp / f"class-{size}"
             write(folder, plan)
             seconds, summary, mismatches = grade_ours(folder, tmp / f"ours-{size}", workers,
@@ -179,19 +194,28 @@ def main(argv=None):
 
         overhead = None
         if args.overhead_students > 0:
-            plan, expected = class_plan(args.overhead_students, variants, untouched=True)
-            folder = tmp / "untouched"
-            write(folder, plan)
-            seconds, summary, mismatches = grade_ours(folder, tmp / "ours-untouched", workers,
-                                                      slugs, expected)
-            for line in mismatches:
-                print(f"  MISMATCH (untouched class) {line}")
-            failures += mismatches
+            u = args.overhead_students
+            timings = []
+            for size in (u, 2 * u):
+                plan, expected, _ = class_plan(size, variants, untouched=True)
+                folder = tmp / f"untouched-{size}"
+                write(folder, plan)
+                seconds, summary, mismatches = grade_ours(folder, tmp / f"ours-untouched-{size}",
+                                                          workers, slugs, expected)
+                for line in mismatches:
+                    print(f"  MISMATCH (untouched class) {line}")
+                failures += mismatches
+                timings.append((len(expected), seconds))
+                print(f"ours, untouched class of {size} students: {len(expected)} notebooks in "
+                      f"{seconds:.1f} s")
             stock_seconds = None
             if args.stock_students > 0:
-                run, _ = grade_stock(folder, slugs, expected, args.stock_timeout)
+                plan, expected, _ = class_plan(u, variants, untouched=True)
+                run, _ = grade_stock(tmp / f"untouched-{u}", slugs, expected, args.stock_timeout)
                 stock_seconds = run.seconds
-            overhead = (len(expected), seconds, stock_seconds)
+                print(f"stock nbgrader, untouched class of {u} students: {len(expected)} "
+                      f"notebooks in {run.seconds:.1f} s")
+            overhead = (timings, stock_seconds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -210,18 +234,30 @@ def main(argv=None):
         for name, size, n, seconds, rate, w in ours_rows:
             print(f"  {size:5d} students: {rate:7.2f} notebooks/s ({rate / base[4]:.2f} x the rate "
                   f"at {base[1]} students)")
+    if len(ours_rows) > 1:
+        (_, _, n1, t1, _, _), (_, _, n2, t2, _, _) = ours_rows[0], ours_rows[-1]
+        if t2 > t1 and n2 > n1:
+            print(f"  marginal rate between {ours_rows[0][1]} and {ours_rows[-1][1]} students: "
+                  f"{(n2 - n1) / (t2 - t1):.2f} notebooks/s (the fixed start-up cost taken out)")
     if overhead:
-        n, ours_s, stock_s = overhead
+        timings, stock_s = overhead
+        (n1, t1), (n2, t2) = timings
+        marginal = (t2 - t1) / (n2 - n1)
+        fixed = t1 - n1 * marginal
         print()
-        print(f"per-notebook overhead: {n} untouched notebooks (every function raises "
-              f"NotImplementedError at once, so ~no time in student code):")
-        print(f"  ours:  {ours_s:.1f} s wall -> {ours_s / n:.3f} s per notebook, "
-              f"{ours_s * workers / n:.3f} worker-seconds per notebook ({workers} workers)")
+        print("per-notebook overhead, on classes whose every notebook is untouched (every "
+              "graded function raises NotImplementedError at once: ~no time in student code):")
+        print(f"  ours:  {n1} notebooks in {t1:.1f} s, {n2} in {t2:.1f} s -> marginal "
+              f"{marginal:.3f} s of wall time per notebook = {marginal * workers:.3f} "
+              f"worker-seconds per notebook ({workers} workers); fixed start-up ~{fixed:.1f} s "
+              f"per run")
+        print(f"  ours:  {t1 / n1:.3f} s per notebook all included, on the {n1}-notebook class")
         if stock_s:
-            print(f"  stock: {stock_s:.1f} s wall -> {stock_s / n:.3f} s per notebook "
-                  f"(one process)")
-            print(f"  stock / ours: {stock_s / ours_s:.1f}x per notebook of wall time, "
-                  f"{stock_s / (ours_s * workers):.1f}x per worker-second")
+            print(f"  stock: {n1} notebooks in {stock_s:.1f} s -> {stock_s / n1:.3f} s per "
+                  f"notebook all included (one process; a kernel per notebook)")
+            print(f"  stock / ours on the same {n1} untouched notebooks: "
+                  f"{stock_s / t1:.1f}x the wall time; per worker-second of the marginal cost: "
+                  f"{(stock_s / n1) / (marginal * workers):.1f}x")
     if failures:
         print(f"\n{len(failures)} of OUR scores differ from the planted ones", file=sys.stderr)
         return 1

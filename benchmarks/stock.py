@@ -23,7 +23,14 @@ What it does, as an instructor would with stock nbgrader:
 
 Stock nbgrader failing is data, not an exception: a submission nbgrader reports an error for
 is "error" (its gradebook score, usually 0, is kept), one it was grading when its batch died
-is "interrupted", and the ones it never reached are "not reached" (score None).
+is "interrupted", the ones it never reached are "not reached" (score None), and a folder
+without a notebook, which nbgrader skips without a word, is "skipped" (score 0, as
+`nbgrader export` reports it).
+
+`alone=True` grades each submission in a batch of its own (`--student`), from a fresh copy of
+the gradebook and with fresh overlays: what stock nbgrader does with that submission, free of
+what the others did. The default grades each assignment's class in one batch, which is what
+an instructor gets, contamination of later students included.
 
 Protecting the machine while hostile code runs unsandboxed (the point of the comparison):
 

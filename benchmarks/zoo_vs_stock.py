@@ -3,30 +3,44 @@
     cd /work/main && PYTHONPATH=.:tests .venv/bin/python benchmarks/zoo_vs_stock.py
 
 Writes the zoo (tests/zoo.py `write_zoo`: every entry of ZOO, the broken files and the
-honest students beside them) into a temporary folder, grades it with OUR grader
-(`grade_class`, sandboxed, default limits) and with STOCK nbgrader (benchmarks/stock.py,
-nbgrader's default 30 s cell timeout), and prints, for each zoo entry, its expected score,
-each grader's score and whether each grader resisted it:
+honest students around them) into a temporary folder and grades it three times:
 
-    resisted = the submission was graded (the run went on past it) and its score is the
-               expected one: a cheat earns nothing beyond its honest functions, a fault costs
-               only its author.
+- OURS: `grade_class`, sandboxed, default limits, the whole zoo in one run;
+- STOCK nbgrader in class: `nbgrader autograde` on the whole zoo in one batch, nbgrader's
+  default 30 s cell timeout (benchmarks/stock.py): what an instructor would get;
+- STOCK nbgrader alone: each submission in a batch of its own, from a fresh gradebook and
+  fresh overlays: what stock nbgrader does with that submission, free of what the others did
+  (in class, one submission can ruin the ones graded after it; alone shows each attack's own
+  effect).
 
-Then: whether the honest students got their right scores under each grader (contamination
-of other students), whether each run finished, whether a process was left running, and
-whether files outside the workspace changed (the writes-outside entry targets README.md and
-/tmp/planted-by-student).
+For each zoo entry it prints the expected score and each run's score, and whether each
+resisted it:
+
+    resisted = the submission was graded (the run went on past it), its score is the expected
+               one (a cheat earns nothing beyond its honest functions, a fault costs only its
+               author), and the benchmark did not have to step in (a fork bomb under stock).
+
+Then: whether the honest students got their right scores (contamination of other students;
+for stock in class, the score when graded and the one left in the gradebook at the end),
+whether each run finished, whether a process was left running (stock: processes still
+carrying the run's token after a batch; ours: new `sleep 600` processes, and cgroups our
+grader created and did not remove), and whether files outside the workspace changed
+(README.md, /tmp/planted-by-student, the planted IPython startup files, any file written
+'pwned' during the run). Summary line: attacks resisted by each, out of the total.
 
 This is a report, not a test (tests/test_hostile.py is the test): it exits 0 whatever the
 graders did, and 1 only when OUR grader raised instead of finishing.
 
-Stock nbgrader runs the hostile code unsandboxed on this machine. The repository is
-protected: the stock run happens in a private mount namespace where the repository and /tmp
-are overlays (benchmarks/stock.py, protect=True; the writes are seen, in the shadow, and
-reported), its processes are found by a token in their environment and killed by pid, and a
-memory cap (RLIMIT_AS, --stock-memory-gib) keeps a memory bomb from reaching the OOM killer.
-Whatever happens, README.md is compared with a snapshot afterwards and restored if changed,
-and leftover `sleep 600` processes started during the run are killed.
+Stock nbgrader runs the hostile code unsandboxed, as root, on this machine. The machine is
+protected (benchmarks/stock.py): the stock batches run in a private mount namespace where
+the repository, /tmp and $HOME are overlays (the writes are seen, in the shadow, and
+reported; the real files are not touched), their processes are found by a token in their
+environment and a pids cgroup and killed by pid, a fork bomb is stopped at 128 processes, and
+a memory cap (RLIMIT_AS, --stock-memory-gib) turns a memory bomb into a MemoryError. Whatever
+happens, README.md is compared with a snapshot after each run and restored if a submission
+overwrote it (only then: other sessions may be editing it at the same time), the other
+watched files are removed if a submission created them, and new `sleep 600` processes are
+killed.
 """
 import argparse
 import os
@@ -86,6 +100,11 @@ def _state(path):
         return None
 
 
+def _zoo_wrote(data):
+    """Whether `data` is what the zoo's entries write outside (tests/zoo.py)."""
+    return data.startswith(b"pwned") or data.startswith(b"import numpy\nnumpy.exp")
+
+
 def pwned_since(start, skip_under):
     """Files under SCAN changed since `start` (epoch seconds) that hold the zoo's 'pwned'."""
     found = []
@@ -121,22 +140,35 @@ class Guard:
     def check_and_repair(self):
         """[what changed outside], [leftover processes]; puts things back as they were."""
         changed = []
-        if README.read_bytes() != self.readme:
-            changed.append(f"{README} (restored from the snapshot)")
-            README.write_bytes(self.readme)
+        now = README.read_bytes()
+        if now != self.readme:
+            # Only what the zoo writes is put back: other sessions may be editing README.md
+            # at the same time, and their edits must not be reverted.
+            if _zoo_wrote(now):
+                changed.append(f"{README} (overwritten by a submission; restored from the "
+                               "snapshot)")
+                README.write_bytes(self.readme)
+            else:
+                changed.append(f"{README} (changed during the run, but not with what the zoo "
+                               "writes: someone else's edit? left as it is)")
         for path, before in self.states.items():
             if path == README:
                 continue
-            now = _state(path)
-            if now is not None and now != before:
-                if before is None:
-                    changed.append(f"{path} (created during the run; removed)")
+            state = _state(path)
+            if state is not None and state != before:
+                try:
+                    ours = _zoo_wrote(path.read_bytes())
+                except OSError:
+                    ours = False
+                if before is None and ours:
+                    changed.append(f"{path} (created by a submission; removed)")
                     try:
                         path.unlink()
                     except OSError:
                         pass
                 else:
-                    changed.append(f"{path} (modified during the run)")
+                    changed.append(f"{path} ({'created' if before is None else 'modified'} "
+                                   "during the run; left as it is)")
         for path in pwned_since(self.start, self.skip_under):
             if not any(str(path) in c for c in changed):
                 changed.append(f"{path} (holds 'pwned', written during the run)")
@@ -145,14 +177,34 @@ class Guard:
         return changed, [f"{pid} {cmd}" for pid, cmd in sorted(new.items())]
 
 
-def leaked_cgroups():
-    """Our grader's cgroups (autograder-*) that exist now."""
-    out = set()
-    for controller in ("pids", "memory"):
-        base = Path("/sys/fs/cgroup") / controller
-        if base.is_dir():
-            out |= {str(p) for p in base.glob("autograder-*")}
-    return out
+class CgroupRecorder:
+    """Records the cgroups our grader creates in this process (autograder.isolation.Cgroup),
+    to check afterwards that none is left behind. Only wraps the class, in this process."""
+
+    def __enter__(self):
+        from autograder import isolation
+        self.cls, self.original, self.created = isolation.Cgroup, isolation.Cgroup.__init__, []
+        recorder = self
+
+        def init(cg, *a, **k):
+            recorder.original(cg, *a, **k)
+            recorder.created.extend(cg.dirs)
+        self.cls.__init__ = init
+        return self
+
+    def __exit__(self, *exc):
+        self.cls.__init__ = self.original
+
+    def left(self):
+        out = []
+        for path in self.created:
+            if path.exists():
+                try:
+                    procs = (path / "cgroup.procs").read_text().split()
+                except OSError:
+                    procs = []
+                out.append(f"cgroup {path} left behind ({len(procs)} processes in it)")
+        return out
 
 
 def zoo_slugs(folder):
@@ -164,18 +216,17 @@ def zoo_slugs(folder):
 
 def run_ours(submitted, workspace, slugs, workers):
     guard = Guard(skip_under=[submitted.parent])
-    cgroups_before = leaked_cgroups()
     started = time.monotonic()
-    try:
-        summary = grade_class(submitted, workspace, workers=workers, limits=Limits(),
-                              isolate=True, slugs=slugs)
-        error = None
-    except Exception:
-        summary, error = None, traceback.format_exc()
+    with CgroupRecorder() as cgroups:
+        try:
+            summary = grade_class(submitted, workspace, workers=workers, limits=Limits(),
+                                  isolate=True, slugs=slugs)
+            error = None
+        except Exception:
+            summary, error = None, traceback.format_exc()
     seconds = time.monotonic() - started
     changed, left = guard.check_and_repair()
-    left += [f"cgroup {c} (left behind, empty or not)"
-             for c in sorted(leaked_cgroups() - cgroups_before)]
+    left += cgroups.left()
     results = {}
     if summary:
         for r in summary["results"]:
@@ -184,12 +235,13 @@ def run_ours(submitted, workspace, slugs, workers):
             "left": left, "summary": summary}
 
 
-def run_stock(submitted, slugs, timeout, memory_gib):
+def run_stock(submitted, slugs, timeout, memory_gib, alone):
     guard = Guard(skip_under=[submitted.parent])
     started = time.monotonic()
     try:
         run = stock.grade(submitted, slugs=slugs, cell_timeout=timeout, memory_gib=memory_gib,
-                          protect=True, progress=lambda t: print(t, file=sys.stderr))
+                          protect=True, alone=alone,
+                          progress=lambda t: print(t, file=sys.stderr))
         error = None
     except Exception:
         run, error = None, traceback.format_exc()
@@ -197,10 +249,10 @@ def run_stock(submitted, slugs, timeout, memory_gib):
     changed, left = guard.check_and_repair()
     if run is not None:
         for path, what in sorted(run.outside_writes.items()):
-            changed.append(f"{path} {what} (in the benchmark's overlay; the real file was not "
-                           "touched)")
-        tagged = {pid for pid, _ in run.leftover}
-        left = [f"{pid} {cmd}" for pid, cmd in run.leftover] + \
+            changed.append(f"{path}: {what} (in the benchmark's overlay; the real file was "
+                           "not touched)")
+        tagged = {pid for pid, _, _ in run.leftover}
+        left = [f"{pid} {cmd} (after {where})" for pid, cmd, where in run.leftover] + \
                [x for x in left if int(x.split()[0]) not in tagged]
     return {"run": run, "error": error, "seconds": seconds, "changed": changed, "left": left}
 
@@ -229,11 +281,14 @@ def main(argv=None):
                    help="address-space cap per stock process, GiB (0: none; careful)")
     p.add_argument("--workers", type=int, default=None, help="our grader's workers")
     p.add_argument("--skip-stock", action="store_true", help="grade with ours only")
+    p.add_argument("--skip-stock-alone", action="store_true",
+                   help="skip stock nbgrader's second run, each submission in a batch of its own")
     args = p.parse_args(argv)
 
     import zoo
     tmp = Path(tempfile.mkdtemp(prefix="zoo-vs-stock-"))
     ours = {"error": None}
+    skipped = {"run": None, "error": "skipped", "seconds": 0.0, "changed": [], "left": []}
     try:
         submitted = tmp / "submitted"
         expected = zoo.write_zoo(submitted)
@@ -250,12 +305,13 @@ def main(argv=None):
 
         ours = run_ours(submitted, tmp / "ours", slugs, args.workers)
         print(f"ours: {ours['seconds']:.1f} s", file=sys.stderr)
-        if args.skip_stock:
-            theirs = {"run": None, "error": "skipped (--skip-stock)", "seconds": 0.0,
-                      "changed": [], "left": []}
-        else:
-            theirs = run_stock(submitted, slugs, args.stock_timeout, args.stock_memory_gib)
-        report(zoo, expected, entries, honest, ours, theirs, args)
+        klass = alone = skipped
+        if not args.skip_stock:
+            klass = run_stock(submitted, slugs, args.stock_timeout, args.stock_memory_gib, False)
+            if not args.skip_stock_alone:
+                alone = run_stock(submitted, slugs, args.stock_timeout, args.stock_memory_gib,
+                                  True)
+        report(zoo, expected, entries, honest, ours, klass, alone, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         still = sleepers()
@@ -265,93 +321,118 @@ def main(argv=None):
     return 1 if ours["error"] else 0
 
 
-def report(zoo, expected, entries, honest, ours, theirs, args):
-    run = theirs["run"]
+def report(zoo, expected, entries, honest, ours, klass, alone, args):
     slug_of = {}
     for student in expected:
         if student in ours["results"]:
             slug_of[student] = ours["results"][student]["assignment"]
-    if run is not None:
-        for student, slug in run.scores:
-            slug_of.setdefault(student, slug)
-    bombs = {(s, g): what for s, g, what in run.interventions} if run else {}
+    for side in (klass, alone):
+        if side["run"] is not None:
+            for student, slug in side["run"].scores:
+                slug_of.setdefault(student, slug)
+    bad = ("not reached", "interrupted", "not run", "not graded")
 
     def ours_row(student):
         r = ours["results"].get(student)
         return (None, "not graded") if r is None else (float(r["score"]), r["status"])
 
-    def stock_row(student, final=False):
+    def stock_row(side, student, final=False):
+        run = side["run"]
         if run is None:
-            return None, "not run"
+            return None, "not run", False
         key = (student, slug_of.get(student))
         scores = run.final_scores if final else run.scores
-        return scores.get(key), run.status.get(key, "not graded")
+        bombed = any((s, g) == key for s, g, _ in run.interventions)
+        return scores.get(key), run.status.get(key, "not graded"), bombed
 
     def resisted(score, status, exp, intervened=False):
-        return (not intervened and score is not None and abs(score - exp) < 1e-9 and
-                status not in ("not reached", "interrupted", "not run", "not graded"))
+        return (not intervened and score is not None and abs(score - exp) < 1e-9
+                and status not in bad)
 
+    def mark(ok, ran=True):
+        return ("yes" if ok else "NO") if ran else "-"
+
+    have_alone, have_class = alone["run"] is not None, klass["run"] is not None
     width = max(len(e) for e in entries + honest) + 1
-    head = (f"{'entry':{width}} {'kind':5} {'expected':>8} {'stock':>6} {'ours':>6}  "
-            f"{'stock resisted':14} {'ours resisted':13}  stock status / ours status")
     print()
+    print("scores: expected (a sound grader), stock nbgrader with each submission alone in its "
+          "batch, stock nbgrader grading the whole zoo in one batch (what an instructor gets), "
+          "ours (one run, the whole zoo)")
+    head = (f"{'entry':{width}} {'kind':5} {'expected':>8} {'stock:alone':>11} {'in class':>8} "
+            f"{'ours':>5} | resisted: {'stock:alone':11} {'in class':8} {'ours':4} | "
+            "status: stock alone / in class / ours")
     print(head)
     print("-" * len(head))
-    tally = {"stock": 0, "ours": 0}
-    stock_lost, ours_lost, why = [], [], []
+    tally = {"alone": 0, "class": 0, "ours": 0}
+    lost = {"alone": [], "class": [], "ours": []}
+    why = []
     for student in entries:
         exp = expected[student]
-        kind, attack = describe(zoo, student)
-        s_score, s_status = stock_row(student)
+        kind, _ = describe(zoo, student)
+        a_score, a_status, a_bomb = stock_row(alone, student)
+        c_score, c_status, c_bomb = stock_row(klass, student)
         o_score, o_status = ours_row(student)
+        oks = {"alone": resisted(a_score, a_status, exp, a_bomb),
+               "class": resisted(c_score, c_status, exp, c_bomb),
+               "ours": resisted(o_score, o_status, exp)}
+        for name, ok in oks.items():
+            tally[name] += ok
+            if not ok:
+                lost[name].append(student)
+        a_status += " (benchmark stopped it)" if a_bomb else ""
+        c_status += " (benchmark stopped it)" if c_bomb else ""
+        print(f"{student:{width}} {kind:5} {exp:8g} {fmt(a_score):>11} {fmt(c_score):>8} "
+              f"{fmt(o_score):>5} | {'':9} {mark(oks['alone'], have_alone):11} "
+              f"{mark(oks['class'], have_class):8} {mark(oks['ours']):4} | "
+              f"{a_status} / {c_status} / {o_status}")
         key = (student, slug_of.get(student))
-        s_ok = resisted(s_score, s_status, exp, key in bombs)
-        o_ok = resisted(o_score, o_status, exp)
-        tally["stock"] += s_ok
-        tally["ours"] += o_ok
-        if not s_ok:
-            stock_lost.append(student)
-        if not o_ok:
-            ours_lost.append(student)
-        if key in bombs:
-            s_status += " (stopped by the benchmark)"
-        print(f"{student:{width}} {kind:5} {exp:8g} {fmt(s_score):>6} {fmt(o_score):>6}  "
-              f"{yes(s_ok):14} {yes(o_ok):13}  {s_status} / {o_status}")
-        if run is not None and key in run.reasons:
-            why.append(f"  {student}, stock: {run.reasons[key]}")
-        if key in bombs:
-            why.append(f"  {student}, stock: {bombs[key]}")
+        for label, side in (("stock alone", alone), ("stock in class", klass)):
+            run = side["run"]
+            if run is None:
+                continue
+            if key in run.reasons:
+                why.append(f"  {student}, {label}: {run.reasons[key]}")
+            for s, g, what in run.interventions:
+                if (s, g) == key:
+                    why.append(f"  {student}, {label}: {what}")
         r = ours["results"].get(student)
-        if r and (r["notes"] or not o_ok or r["status"] != "graded"):
+        if r and (r["notes"] or not oks["ours"] or r["status"] != "graded"):
             note = " | ".join(r["notes"])[:300]
-            if not o_ok:
-                lost = [f"{t['test']}: {d['problem']}" for t in r["tests"] if not t["passed"]
-                        for d in t["diagnoses"][:1]]
-                note = (note + " | " if note else "") + "; ".join(lost)[:400]
+            if not oks["ours"]:
+                first = [f"{t['test']}: {d['problem']}" for t in r["tests"] if not t["passed"]
+                         for d in t["diagnoses"][:1]]
+                note = (note + " | " if note else "") + "; ".join(first)[:400]
             why.append(f"  {student}, ours: {note or r['status']}")
 
     print()
-    print("honest students beside the zoo (scores at the end of each run):")
-    honest_ok = {"stock": True, "ours": True}
+    print("honest students beside the zoo: right score at the end of the run? (stock in class: "
+          "score when graded -> score left in the gradebook at the end)")
+    honest_ok = {"alone": True, "class": True, "ours": True}
     for student in honest:
         exp = expected[student]
-        s_score, s_status = stock_row(student, final=True)
+        a_score, a_status, _ = stock_row(alone, student, final=True)
+        c_then, c_status, _ = stock_row(klass, student)
+        c_score, _, _ = stock_row(klass, student, final=True)
         o_score, o_status = ours_row(student)
-        s_ok = resisted(s_score, s_status, exp)
-        o_ok = resisted(o_score, o_status, exp)
-        honest_ok["stock"] &= s_ok
-        honest_ok["ours"] &= o_ok
-        print(f"{student:{width}} {'':5} {exp:8g} {fmt(s_score):>6} {fmt(o_score):>6}  "
-              f"{'right' if s_ok else 'WRONG':14} {'right' if o_ok else 'WRONG':13}  "
-              f"{s_status} / {o_status}")
-    if run is not None:
-        changed_later = [s for s in entries
-                         if (s, slug_of.get(s)) in run.scores
-                         and run.scores[(s, slug_of[s])] != run.final_scores.get((s, slug_of[s]))]
-        if changed_later:
-            print(f"stock: {len(changed_later)} zoo entries' gradebook scores changed after "
-                  f"they were graded (a later submission reached the gradebook): "
-                  f"{', '.join(changed_later[:8])}{' ...' if len(changed_later) > 8 else ''}")
+        oks = {"alone": resisted(a_score, a_status, exp), "class": resisted(c_score, c_status, exp),
+               "ours": resisted(o_score, o_status, exp)}
+        for name, ok in oks.items():
+            honest_ok[name] &= ok
+        print(f"{student:{width}} {'':5} {exp:8g} {fmt(a_score):>11} "
+              f"{(fmt(c_then) + '->' + fmt(c_score)) if have_class else '-':>8} {fmt(o_score):>5} | {'':9} "
+              f"{mark(oks['alone'], have_alone):11} {mark(oks['class'], have_class):8} "
+              f"{mark(oks['ours']):4} | {a_status} / {c_status} / {o_status}")
+    if have_class:
+        run = klass["run"]
+        if run.gradebook == "readable":
+            changed_later = [s for s in entries if run.scores.get((s, slug_of.get(s))) !=
+                             run.final_scores.get((s, slug_of.get(s)))]
+            if changed_later:
+                print(f"stock in class: the gradebook scores of {', '.join(changed_later)} "
+                      "changed after they were graded")
+        else:
+            print(f"stock in class: the gradebook is {run.gradebook}: every grade of the run "
+                  "is lost to the instructor")
     if why:
         print()
         print("why (stock: nbgrader's error or the benchmark's intervention; ours: status, "
@@ -360,51 +441,56 @@ def report(zoo, expected, entries, honest, ours, theirs, args):
             print(line)
 
     print()
-    if run is not None:
-        batches = ", ".join(f"{b.slug}: exit {b.returncode}"
-                            f"{' (killed at its time limit)' if b.timed_out else ''}, "
-                            f"{b.seconds:.0f} s" for b in run.batches)
+    for label, side in (("stock alone", alone), ("stock in class", klass)):
+        run = side["run"]
+        if run is None:
+            print(f"run finished, {label}: not run ({side['error'].strip().splitlines()[-1][:150]})")
+            continue
         unclean = sum(1 for st in run.status.values() if st != "graded")
-        stock_finished = (f"{'yes' if run.finished else 'NO'} ({batches}; {unclean} "
-                          f"submission(s) not graded cleanly; gradebook {run.gradebook})")
-    else:
-        stock_finished = "NO: " + (theirs["error"] or "").strip().splitlines()[-1][:150]
+        timed = sum(1 for b in run.batches if b.timed_out)
+        exits = sorted({b.returncode for b in run.batches}, key=str)
+        print(f"run finished, {label}: {'yes' if run.finished else 'NO'} ({len(run.batches)} "
+              f"batch(es), exit {', '.join(map(str, exits))}, {timed} killed at the time limit, "
+              f"{run.seconds:.0f} s; {unclean} submission(s) not graded cleanly; gradebook "
+              f"{run.gradebook})")
     if ours["error"]:
-        ours_finished = "NO: " + ours["error"].strip().splitlines()[-1][:150]
+        print(f"run finished, ours: NO: {ours['error'].strip().splitlines()[-1][:150]}")
     else:
         c = ours["summary"]["counts"]
-        ours_finished = (f"yes ({ours['seconds']:.0f} s; " +
-                         ", ".join(f"{v} {k}" for k, v in c.items() if v) + ")")
-    print(f"run finished, stock nbgrader: {stock_finished}")
-    print(f"run finished, ours:           {ours_finished}")
-    print(f"honest students right:        stock {yes(honest_ok['stock'])}, "
-          f"ours {yes(honest_ok['ours'])}")
-    print(f"processes left running:       stock {len(theirs['left'])}, ours {len(ours['left'])}")
-    for who, side in (("stock", theirs), ("ours", ours)):
-        for item in side["left"][:12]:
-            print(f"  {who}: {item} (killed)" if not item.startswith("cgroup") else
-                  f"  {who}: {item}")
-        if len(side["left"]) > 12:
-            print(f"  {who}: ... {len(side['left']) - 12} more")
-    print(f"files outside changed:        stock {len(theirs['changed'])}, "
-          f"ours {len(ours['changed'])}")
-    for who, side in (("stock", theirs), ("ours", ours)):
+        print(f"run finished, ours: yes ({ours['seconds']:.0f} s; " +
+              ", ".join(f"{v} {k}" for k, v in c.items() if v) + ")")
+    print(f"honest students right: stock alone {mark(honest_ok['alone'], have_alone)}, "
+          f"stock in class {mark(honest_ok['class'], have_class)}, ours {mark(honest_ok['ours'])}")
+    for label, side in (("stock alone", alone), ("stock in class", klass), ("ours", ours)):
+        print(f"processes left running, {label}: {len(side['left'])}")
+        for item in side["left"][:10]:
+            print(f"  {item}" + ("" if item.startswith("cgroup") else " (killed)"))
+        if len(side["left"]) > 10:
+            print(f"  ... {len(side['left']) - 10} more")
+    for label, side in (("stock alone", alone), ("stock in class", klass), ("ours", ours)):
+        print(f"files outside the workspace changed, {label}: {len(side['changed'])}")
         for item in side["changed"]:
-            print(f"  {who}: {item}")
-    if run is not None:
+            print(f"  {item}")
+    for label, side in (("stock alone", alone), ("stock in class", klass)):
+        if side["run"] is not None:
+            for note in side["run"].notes:
+                print(f"{label} note: {note}")
+    if have_class:
         print(f"stock set-up: nbgrader's {args.stock_timeout:g} s cell timeout; memory cap "
-              f"{args.stock_memory_gib:g} GiB per process (RLIMIT_AS); protection: "
-              f"{run.protected}; {run.seconds:.0f} s grading")
-        for note in run.notes:
-            print(f"stock note: {note}")
-    print(f"ours: {Limits()}, {ours['seconds']:.0f} s")
+              f"{args.stock_memory_gib:g} GiB per process (RLIMIT_AS); fork bombs stopped at "
+              f"128 processes; protection: {klass['run'].protected}")
+    print(f"ours: {Limits()}")
     print()
-    print(f"attacks resisted: ours {tally['ours']}/{len(entries)}, "
-          f"stock nbgrader {tally['stock']}/{len(entries)}")
-    if ours_lost:
-        print(f"NOT resisted by ours: {', '.join(ours_lost)}")
-    if stock_lost:
-        print(f"not resisted by stock nbgrader: {', '.join(stock_lost)}")
+    n = len(entries)
+    print(f"attacks resisted: ours {tally['ours']}/{n}; stock nbgrader "
+          f"{tally['alone'] if have_alone else '-'}/{n} with each submission alone, "
+          f"{tally['class'] if have_class else '-'}/{n} grading the zoo as one class")
+    if lost["ours"]:
+        print(f"NOT resisted by ours: {', '.join(lost['ours'])}")
+    if have_alone:
+        print(f"not resisted by stock nbgrader (alone): {', '.join(lost['alone']) or 'none'}")
+    if have_class:
+        print(f"not resisted by stock nbgrader (in class): {', '.join(lost['class']) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import pytest
 
 from autograder import classgen, release
+from autograder.notebook import load_assignment
 from conftest import read_csv, run_grade
 
 
@@ -87,3 +88,34 @@ def test_missing_submissions_folder_is_a_clear_error(tmp_path):
     proc = run_grade(tmp_path / "nowhere", tmp_path / "ws", check=False)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
+
+
+def _run_visible_tests(slug, cells):
+    """Execute a student's released notebook in this process: which cells fail?"""
+    import contextlib
+    import io
+    nb = classgen.make_notebook(slug, cells)
+    namespace, failed = {}, []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        meta = cell["metadata"].get("nbgrader", {})
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(src, meta.get("grade_id", "cell"), "exec"), namespace)
+        except Exception:
+            failed.append(meta.get("grade_id"))
+    return failed
+
+
+@pytest.mark.parametrize("slug", release.slugs())
+def test_visible_tests_agree_with_the_hidden_ones(slug):
+    """Does every correct implementation pass the visible tests, and an untouched one fail them?"""
+    for name, cells, _ in classgen.variants(slug):
+        if name == "solution" or name.startswith("correct-"):
+            assert _run_visible_tests(slug, cells) == [], f"{slug}: {name} fails visible tests"
+    failed = _run_visible_tests(slug, None)
+    every_test = [t.grade_id for t in load_assignment(slug).tests]
+    assert set(every_test) <= set(failed), \
+        f"{slug}: an untouched notebook passes {set(every_test) - set(failed)}"
