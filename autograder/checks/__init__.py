@@ -146,8 +146,8 @@ def judge(case, outcome):
         error = outcome.get("error") or "did not run"
         if "NotImplementedError" in error:
             return f"{case.name}: not implemented yet (it raises NotImplementedError)"
-        if "MemoryError" in error:
-            return f"{case.name}: ran out of memory ({error})"
+        if error.startswith("MemoryError"):
+            return f"{case.name}: ran out of memory ({error.split(': ', 1)[-1] or 'MemoryError'})"
         return f"{case.name}: {error}"
     outputs = outcome.get("outputs") or {}
     problems = []

@@ -110,6 +110,10 @@ def _child(job, scratch, start_cell, skip_cells, start_case, dead_groups, events
                       "error": f"returned something that is not plain data: {exc}"})
             except program.StepError as exc:
                 send({"event": "case_end", "index": k, "status": "error", "error": str(exc)})
+            except MemoryError:
+                gib = job["limits"]["memory_bytes"] / 2**30
+                send({"event": "case_end", "index": k, "status": "error",
+                      "error": f"MemoryError: used more than the {gib:.1f} GiB memory limit"})
             except BaseException as exc:  # the student's exception, reported as data
                 send({"event": "case_end", "index": k, "status": "error",
                       "error": _describe(exc), "traceback": _student_traceback(exc)})
