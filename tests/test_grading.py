@@ -1,9 +1,18 @@
 """The grading command, run for real on generated classes with known outcomes."""
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from nbgrader.api import SubmittedNotebook
 
 from autograder import classgen, release
-from autograder.notebook import load_assignment
+from autograder.gradebook import open_gradebook
+from autograder.notebook import ROOT, load_assignment
 from conftest import read_csv, run_grade
 
 
@@ -66,7 +75,6 @@ def test_feedback_pages_and_gradebook(graded_class):
         assert "Automatic score" in text
         for secret in ("BEGIN HIDDEN TESTS", "from autograder", "check(", "reference"):
             assert secret not in text, f"{page}: contains {secret!r}"
-    from autograder.gradebook import open_gradebook
     with open_gradebook(f"sqlite:///{tmp / 'ws' / 'gradebook.db'}") as gb:
         for slug in release.slugs():
             sub = gb.find_submission(slug, "solution")
@@ -92,8 +100,6 @@ def test_missing_submissions_folder_is_a_clear_error(tmp_path):
 
 def _run_visible_tests(slug, cells):
     """Execute a student's released notebook in this process: which cells fail?"""
-    import contextlib
-    import io
     nb = classgen.make_notebook(slug, cells)
     namespace, failed = {}, []
     for cell in nb["cells"]:
@@ -119,3 +125,26 @@ def test_visible_tests_agree_with_the_hidden_ones(slug):
     every_test = [t.grade_id for t in load_assignment(slug).tests]
     assert set(every_test) <= set(failed), \
         f"{slug}: an untouched notebook passes {set(every_test) - set(failed)}"
+
+
+def test_a_killed_grader_resumes_to_the_same_grades(graded_class, tmp_path):
+    """If the grader is killed in the middle of a class, does running it again finish the job,
+    with nothing lost or graded twice and the grades of an uninterrupted run?"""
+    tmp, expected, _ = graded_class
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp / "submitted"),
+                             "--workspace", str(ws)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(list((ws / "results").glob("*/*.json"))) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list((ws / "results").glob("*/*.json")))
+    assert 10 <= done_before < len(expected), "the run was not interrupted in the middle"
+    rerun = run_grade(tmp / "submitted", ws)
+    graded_now = int(rerun.stdout.split("(")[1].split(" graded now")[0])
+    assert graded_now == len(expected) - done_before, rerun.stdout
+    assert (ws / "grades.csv").read_text() == (tmp / "ws" / "grades.csv").read_text()
+    with open_gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
+        assert gb.db.query(SubmittedNotebook).count() == len(expected)

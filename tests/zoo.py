@@ -182,7 +182,9 @@ ZOO = {
         "log_softmax": "import os\ndef log_softmax(z, axis=-1):\n    os._exit(0)\n"}),
     "kills-the-kernel": Entry("fault", "SIGKILL to its own process while the cells run", 7.0, {
         "softmax_jacobian": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}),
-    "memory-bomb": Entry("fault", "allocates without bound", 7.0, {
+    "memory-bomb": Entry("fault", "asks for 32 GiB at once", 7.0, {
+        "log_softmax": "def log_softmax(z, axis=-1):\n    hog = np.ones((1 << 17, 1 << 15))\n    return z\n"}),
+    "memory-creep": Entry("fault", "fills memory 256 MiB at a time, without bound", 7.0, {
         "log_softmax": "def log_softmax(z, axis=-1):\n    hog = [bytearray(2**28) for _ in range(64)]\n    return z\n"}),
     "output-flood": Entry("fault", "prints 300 MB", 10.0, {
         "softmax_jacobian": "print('x' * 300_000_000)\n"
@@ -220,6 +222,16 @@ ZOO = {
                          raw=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
     "missing-notebook": Entry("fault", "a submission folder without the notebook", 0.0, raw=None),
 }
+
+# Honest noise: correct code that writes to stderr and raises warnings keeps every point.
+ZOO["honest-noise"] = Entry("fault", "correct, but prints to stderr and raises RuntimeWarnings", 10.0, {
+    "softmax": "import sys, warnings\n"
+               "def softmax(z, axis=-1):\n"
+               "    print('computing softmax', file=sys.stderr)\n"
+               "    warnings.warn('just so you know', RuntimeWarning)\n"
+               "    with np.errstate(over='warn'):\n        np.exp(np.array([1000.0]))\n"
+               "    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
+               "    return e / e.sum(axis=axis, keepdims=True)\n"})
 
 # Honest students graded before and after the zoo (folders are graded in name order).
 HONEST = {"000-honest-first": 10.0, "honest": 10.0, "zzz-honest-last": 10.0,
