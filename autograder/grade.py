@@ -69,11 +69,8 @@ def plan_hash(assignment):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_hash(path):
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
+def data_hash(data):
+    return "missing" if data is None else hashlib.sha256(data).hexdigest()
 
 
 def build_job(assignment, sources):
@@ -250,7 +247,8 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
 
     todo, done = [], []
     for sub in subs:
-        key = {"plan": plans[sub.slug], "file": file_hash(sub.path), "version": RESULT_VERSION}
+        sub.data = notebook.read_submission(sub.path)     # read once: hashed here, graded later
+        key = {"plan": plans[sub.slug], "file": data_hash(sub.data), "version": RESULT_VERSION}
         path = result_path(sub)
         if path.is_file():
             try:
@@ -282,8 +280,6 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
             if progress:
                 progress(result)
 
-        for sub, _ in todo:
-            sub.data = notebook.read_submission(sub.path)
         grader = (DaskGrader(scheduler, limits, isolate) if scheduler
                   else LocalGrader(workers, limits, isolate))
         grader.grade([(assignments[s.slug], s) for s, _ in todo], on_result)
