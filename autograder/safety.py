@@ -6,15 +6,17 @@ writes such text:
 
 - CSV: a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is read as a
   formula by spreadsheet programs (OWASP's "CSV injection"); it is prefixed with a single
-  quote, which the spreadsheet shows as text. Numbers the grader itself writes (scores) are
-  passed through untouched.
+  quote, which the spreadsheet shows as text. Numbers, and text that is only a plain number
+  such as `-2.5`, pass through untouched.
 - Terminal: control characters (escape sequences, carriage returns, bells) are shown as
   visible escapes, so a name cannot clear the screen or set the window title.
 """
 import csv
 import numbers
+import re
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def csv_cell(value):
@@ -22,7 +24,9 @@ def csv_cell(value):
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         return value
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 class SafeWriter:
