@@ -52,9 +52,28 @@ def make_notebook(slug, cells=None, root=ROOT):
 
 
 def expected_score(slug, losing, root=ROOT):
-    """The score of a submission whose functions in `losing` fail and all others pass."""
-    assignment = load_assignment(slug, root)
-    return sum(t.points for t in assignment.tests if not set(t.functions) & set(losing))
+    """The score of a submission that loses exactly what `losing` says, and keeps the rest.
+
+    `losing`: functions that lose all their points (a set or list), or {function: behaviour
+    names it loses} (see checks.Behaviour); the other behaviours keep their share.
+    """
+    if not isinstance(losing, dict):
+        losing = {function: None for function in losing}
+    unknown = set(losing) - {f for t in load_assignment(slug, root).tests for f in t.functions}
+    if unknown:
+        raise ValueError(f"{slug}: no graded function named {', '.join(sorted(unknown))}")
+    score = 0.0
+    for test in load_assignment(slug, root).tests:
+        plan = [(f, b) for f in test.functions for b in checks.find(f).plan]
+        total = sum(b.points for _, b in plan) or 1.0
+        names = {f: {b.name for b in checks.find(f).plan} for f in test.functions}
+        for function, lost in losing.items():
+            if function in names and lost is not None and not set(lost) <= names[function]:
+                raise ValueError(f"{function} has no behaviour named "
+                                 f"{', '.join(sorted(set(lost) - names[function]))}")
+        score += sum(test.points * b.points / total for f, b in plan
+                     if f not in losing or (losing[f] is not None and b.name not in losing[f]))
+    return score
 
 
 def variants(slug, root=ROOT):

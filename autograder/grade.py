@@ -28,10 +28,11 @@ import uuid
 from pathlib import Path
 
 from . import checks, feedback, notebook
+from .checks import scoring
 from .gradebook import open_gradebook, prepare, record
 from .isolation import Limits, Sandbox
 
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 
 
 @dataclasses.dataclass
@@ -116,22 +117,10 @@ def judge_submission(assignment, sub, sandbox):
                    for o in outcomes.values()) or any(
                     c and "timed out" in (c.get("error") or "") for c in reply["cells"]):
                 result["status"] = "timed_out"
+    syntax = scoring.compile_errors(result["student_code"])
     for test in assignment.tests:
-        diagnoses = []
-        for function in test.functions:
-            for k, case in enumerate(checks.find(function).cases):
-                outcome = outcomes.get(f"{function}/{k}", {"status": "skipped",
-                                                           "error": "not run"})
-                problem = checks.judge(case, outcome)
-                if problem:
-                    diagnoses.append({"function": function, "case": case.name,
-                                      "diagnosis": problem[len(case.name) + 2:],
-                                      "problem": problem})
-        passed = not diagnoses
-        result["tests"].append({"test": test.grade_id, "functions": test.functions,
-                                "points": test.points if passed else 0.0,
-                                "max_points": test.points, "passed": passed,
-                                "diagnoses": diagnoses})
+        record = scoring.score_test(test.functions, test.points, outcomes, syntax)
+        result["tests"].append(dict(record, test=test.grade_id))
     result["score"] = sum(t["points"] for t in result["tests"])
     return result
 

@@ -41,12 +41,65 @@ class Case:
     hint: str = ""                      # advice when no listed mistake matches
     unchanged: tuple = ()               # inputs the function must not modify
     raises: str = ""                    # the exception type the call must raise, if any
+    tag: str = ""                       # which behaviours judge this case (Behaviour.tags)
+    free_shapes: tuple = ()             # outputs whose shape may differ by axes of size 1
+    upstream: object = None             # graded on another function's output (Upstream)
+
+
+@dataclasses.dataclass
+class Behaviour:
+    """One part of what a function must do, with its share of the test cell's points.
+
+    It judges the cases tagged with one of `tags` (all cases when empty), and in them only
+    the outputs named in `outputs` (a name also covers itself followed by digits: "out"
+    covers out1, out2), seen through `view` (e.g. the diagonal of a matrix). `inputs`: it
+    also requires the function to leave its array arguments unchanged.
+    """
+    name: str
+    points: float
+    tags: tuple = ()
+    outputs: tuple = ()
+    view: object = None
+    inputs: bool = True
+    where: str = ""                     # how the view is named after the output's, in words
+
+    def covers(self, case):
+        return not self.tags or case.tag in self.tags
+
+    def judges(self, output):
+        return not self.outputs or any(
+            output == o or (output.startswith(o) and output[len(o):].isdigit())
+            for o in self.outputs)
+
+
+@dataclasses.dataclass
+class Upstream:
+    """A function graded on another's output (a backward pass on its forward's cache).
+
+    When the student's upstream output (`output`, e.g. the forward's `out`) differs from
+    `expect`, the upstream function is what is wrong; this one is then judged against what
+    a correct implementation gives on that wrong upstream: the matching `derived` entry (a
+    known upstream mistake: its output and the values a correct function returns on it) or
+    else the numerical gradient of the student's own upstream, computed in the sandbox and
+    returned under `numeric[output name]`, to within `rtol` of its largest entry.
+    """
+    function: str
+    output: str
+    expect: object
+    derived: list = dataclasses.field(default_factory=list)   # [(diagnosis, upstream, values)]
+    numeric: dict = dataclasses.field(default_factory=dict)
+    rtol: float = 1e-5
 
 
 @dataclasses.dataclass
 class Check:
     function: str                       # the graded function's name
     make_cases: object                  # () -> list[Case]; deterministic (seeded)
+    behaviours: tuple = ()              # [Behaviour]; none: one behaviour with all points
+
+    @property
+    def plan(self):
+        return tuple(self.behaviours) or (Behaviour("every case", 1.0),)
 
     @functools.cached_property
     def cases(self):
@@ -73,8 +126,12 @@ def call(fn, name, inputs, expect, args=None, kwargs=None, out="result", **optio
 
 # ---------------------------------------------------------------------------- comparison
 
-def compare(actual, expected, rtol, atol, path="the result"):
-    """None if `actual` matches `expected`, else a sentence saying how it differs."""
+def compare(actual, expected, rtol, atol, path="the result", free_shape=False):
+    """None if `actual` matches `expected`, else a sentence saying how it differs.
+
+    `free_shape`: an array whose shape differs from the expected one only by axes of size 1
+    (a (1, D) row for a (D,) vector) is compared by its values, as it broadcasts the same.
+    """
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return f"{path} should be a dict, got a {type(actual).__name__}"
@@ -82,7 +139,8 @@ def compare(actual, expected, rtol, atol, path="the result"):
         if missing:
             return f"{path} is missing the key(s) {', '.join(map(repr, missing))}"
         for key in expected:
-            problem = compare(actual[key], expected[key], rtol, atol, f"{path}[{key!r}]")
+            problem = compare(actual[key], expected[key], rtol, atol, f"{path}[{key!r}]",
+                              free_shape)
             if problem:
                 return problem
         return None
@@ -90,7 +148,7 @@ def compare(actual, expected, rtol, atol, path="the result"):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
             return f"{path} should be a sequence of {len(expected)} values"
         for i, (a, e) in enumerate(zip(actual, expected)):
-            problem = compare(a, e, rtol, atol, f"{path}[{i}]")
+            problem = compare(a, e, rtol, atol, f"{path}[{i}]", free_shape)
             if problem:
                 return problem
         return None
@@ -107,6 +165,9 @@ def compare(actual, expected, rtol, atol, path="the result"):
         return f"{path} could not be read as numbers"
     if exp.ndim == 0 and act.size == 1:
         act = act.reshape(())
+    if free_shape and act.shape != exp.shape and act.size == exp.size and \
+            [d for d in act.shape if d != 1] == [d for d in exp.shape if d != 1]:
+        act = act.reshape(exp.shape)
     if act.shape != exp.shape:
         return f"{path} has shape {act.shape}, expected {exp.shape}"
     if np.any(np.isnan(act) & ~np.isnan(exp)):
@@ -130,10 +191,72 @@ def compare(actual, expected, rtol, atol, path="the result"):
     return None
 
 
-def judge(case, outcome):
+def _output_problem(case, behaviour, name, actual, expected, rtol=None, atol=None):
+    """None if one output matches, in the part of it that `behaviour` judges; else why not."""
+    rtol, atol = case.rtol if rtol is None else rtol, case.atol if atol is None else atol
+    path = "the result" if name == "result" else f"`{name}`"
+    free = name in case.free_shapes
+    problem = compare(actual, expected, rtol, atol, path, free)
+    if problem is None or behaviour is None or behaviour.view is None:
+        return problem
+    try:
+        part, expected_part = behaviour.view(actual), behaviour.view(expected)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return problem                  # the whole output has the wrong form: say so
+    return compare(part, expected_part, rtol, atol, f"{path}{behaviour.where}", free)
+
+
+def _mistake(case, outputs):
+    """The first listed mistake whose values all match what came back, or None."""
+    for mistake in case.mistakes:
+        if all(compare(outputs.get(n), v, case.rtol, case.atol, free_shape=n in case.free_shapes)
+               is None for n, v in mistake.values.items()):
+            return mistake
+    return None
+
+
+def upstream_problem(case, outcome):
+    """When `case` is graded on another function's output and that output is wrong: why."""
+    up = case.upstream
+    if up is None or outcome.get("status") != "ok":
+        return None
+    actual = (outcome.get("outputs") or {}).get(up.output)
+    problem = compare(actual, up.expect, case.rtol, case.atol, f"its `{up.output}`")
+    if problem is None:
+        return None
+    for diagnosis, values, _ in up.derived:
+        if compare(actual, values, case.rtol, case.atol) is None:
+            return f"{up.function} is wrong: {diagnosis}"
+    return f"{up.function} is wrong: {problem}"
+
+
+def _judge_on_upstream(case, outputs, names, behaviour, why):
+    """Judge outputs against what a correct function gives on the student's wrong upstream."""
+    up = case.upstream
+    mine = outputs.get(up.output)
+    derived = [values for _, up_values, values in up.derived
+               if compare(mine, up_values, case.rtol, case.atol) is None]
+    for name in names:
+        actual = outputs.get(name)
+        candidates = [(case.expect[name], None)] + [(v[name], None) for v in derived if name in v]
+        numeric = outputs.get(up.numeric.get(name, ""))
+        if numeric is not None:
+            scale = float(np.max(np.abs(np.asarray(numeric, dtype=float)), initial=0.0))
+            candidates.append((numeric, up.rtol * scale + 1e-8))
+        problems = [_output_problem(case, behaviour, name, actual, value,
+                                    *((0.0, atol) if atol is not None else ()))
+                    for value, atol in candidates]
+        if all(problems):
+            return (f"{why}; and this function does not give the gradient of your own "
+                    f"{up.function} either: {problems[-1]}")
+    return None
+
+
+def judge(case, outcome, behaviour=None):
     """None if the case passed, else the diagnosis in words.
 
     `outcome` is what came back from the sandbox for this case: {"status", "outputs", "error"}.
+    `behaviour`: judge only what that Behaviour covers of the case (None: all of it).
     """
     status = outcome.get("status")
     if case.raises:
@@ -150,21 +273,24 @@ def judge(case, outcome):
             return f"{case.name}: ran out of memory ({error.split(': ', 1)[-1] or 'MemoryError'})"
         return f"{case.name}: {error}"
     outputs = outcome.get("outputs") or {}
-    problems = []
-    for name, expected in case.expect.items():
-        if name in case.unchanged:
-            continue
-        problem = compare(outputs.get(name), expected, case.rtol, case.atol,
-                          "the result" if name == "result" else f"`{name}`")
+    names = [n for n in case.expect if n not in case.unchanged
+             and (behaviour is None or behaviour.judges(n))]
+    why = upstream_problem(case, outcome)
+    if why:
+        problem = _judge_on_upstream(case, outputs, names, behaviour, why)
         if problem:
-            problems.append(problem)
+            return f"{case.name}: {problem}"
+        names = []
+    problems = [p for p in (_output_problem(case, behaviour, n, outputs.get(n), case.expect[n])
+                            for n in names) if p]
     if problems:
-        for mistake in case.mistakes:
-            if all(compare(outputs.get(n), v, case.rtol, case.atol) is None
-                   for n, v in mistake.values.items()):
-                return f"{case.name}: {mistake.diagnosis}"
+        mistake = _mistake(case, outputs)
+        if mistake:
+            return f"{case.name}: {mistake.diagnosis}"
         hint = f" {case.hint}" if case.hint else ""
         return f"{case.name}: {problems[0]}.{hint}"
+    if behaviour is not None and not behaviour.inputs:
+        return None
     for name in case.unchanged:
         if compare(outputs.get(name), case.expect[name], 0, 0) is not None:
             return (f"{case.name}: the function changed its argument `{name}` in place; "

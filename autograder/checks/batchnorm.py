@@ -14,7 +14,7 @@ import copy
 import numpy as np
 
 from ..reference import batchnorm as ref
-from . import Case, Check, Mistake, compare
+from . import Behaviour, Case, Check, Mistake, Upstream, compare
 
 RTOL, ATOL = 1e-6, 1e-9          # float64 round-off across formulas is ~1e-12 relative
 
@@ -29,7 +29,7 @@ def _batch(rng, N, scales, offset=50.0):
 # ---------------------------------------------------------------------------- wrong variants
 
 def _forward(x, gamma, beta, bn_param, ddof=0, eps_at="inside", axis=0, swap=False,
-             write_back=True, test_uses_batch=False, running_var_ddof=0):
+             write_back=True, test_uses_batch=False, running_var_ddof=0, running_var_of="var"):
     """The reference forward pass with one known mistake switched on. Mutates bn_param."""
     mode = bn_param["mode"]
     eps = bn_param.get("eps", 1e-5)
@@ -54,7 +54,10 @@ def _forward(x, gamma, beta, bn_param, ddof=0, eps_at="inside", axis=0, swap=Fal
         if mode == "train":
             w_old, w_new = (1 - momentum, momentum) if swap else (momentum, 1 - momentum)
             run_mean = w_old * run_mean + w_new * x.mean(axis=0)
-            run_var = w_old * run_var + w_new * x.var(axis=0, ddof=running_var_ddof or ddof)
+            batch_var = x.var(axis=0, ddof=running_var_ddof or ddof)
+            if running_var_of == "std":
+                batch_var = np.sqrt(batch_var + eps)
+            run_var = w_old * run_var + w_new * batch_var
     else:
         out = gamma * normalise(x - run_mean, run_var) + beta
     if not write_back:
@@ -105,6 +108,9 @@ RUNNING_MISTAKES = [
      "running_var is updated with the unbiased variance (divided by N - 1, PyTorch's "
      "convention): this course follows CS231n and uses the same biased variance that "
      "normalises the batch"),
+    ("running-var-from-std", dict(running_var_of="std"),
+     "running_var is updated with the standard deviation sqrt(var + eps): it averages the "
+     "batch variance var (test mode then takes the square root of running_var + eps)"),
 ]
 
 
@@ -154,6 +160,7 @@ def _forward_case(name, xs, gamma, beta, bn_param):
     expect = _sequence(_reference, xs, gamma, beta, bn_param)
     return Case(name=name, program=prog, expect=expect, rtol=RTOL, atol=ATOL,
                 mistakes=_distinct(mistakes, expect), unchanged=names + ("gamma", "beta"),
+                tag=bn_param["mode"], free_shapes=("bn_param",),
                 hint="In train mode each column of out should have mean beta and standard "
                      "deviation about |gamma|; after a train-mode call bn_param must hold "
                      "running_mean and running_var, updated as momentum * running + "
@@ -163,7 +170,7 @@ def _forward_case(name, xs, gamma, beta, bn_param):
 def _raises_case(name, x, gamma, beta, bn_param):
     prog, names = _program([x], gamma, beta, bn_param)
     prog["returns"] = ["out1"]
-    return Case(name=name, program=prog, expect={}, raises="ValueError")
+    return Case(name=name, program=prog, expect={}, raises="ValueError", tag="test")
 
 
 def forward_cases():
@@ -216,14 +223,27 @@ def forward_cases():
 
 # ---------------------------------------------------------------------------- backward cases
 
-def _backward_mistakes(x, gamma, beta, bn_param, dout):
-    """Mistakes for a backward case: forward mistakes first (by their `out`), then backward ones."""
-    mistakes = []
+def _upstream(x, gamma, beta, bn_param, dout, backward):
+    """The forward's known mistakes, each with what a correct backward pass gives on its cache."""
+    derived = []
     for _, flags, diagnosis in FORWARD_MISTAKES:
-        wrong_out = _forward(x, gamma, beta, copy.deepcopy(bn_param), **flags)
-        mistakes.append(Mistake(f"batchnorm_forward is wrong, and the backward pass is graded on "
-                                f"its cache; fix the forward pass first: {diagnosis}",
-                                {"out": wrong_out}))
+        param = copy.deepcopy(bn_param)
+        wrong_out = _forward(x, gamma, beta, param, **flags)
+        if flags.get("axis") == 1:
+            continue                    # a cache of per-example statistics: no common form
+        mu = x.mean(axis=0)
+        var = x.var(axis=0, ddof=flags.get("ddof", 0))
+        eps = bn_param.get("eps", 1e-5)
+        std = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps,
+               "missing": np.sqrt(var)}[flags.get("eps_at", "inside")]
+        dx, dgamma, dbeta = backward(dout, ((x - mu) / std, gamma, std))
+        derived.append((diagnosis, wrong_out, {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}))
+    return derived
+
+
+def _backward_mistakes(x, gamma, beta, bn_param, dout):
+    """Mistakes of the backward pass itself (a wrong forward is found by Case.upstream)."""
+    mistakes = []
     N = x.shape[0]
     _, (x_hat, _, std) = ref.batchnorm_forward(x, gamma, beta, copy.deepcopy(bn_param))
     dx_hat = dout * gamma
@@ -266,17 +286,23 @@ def _backward_mistakes(x, gamma, beta, bn_param, dout):
 
 def _backward_case(fn, name, x, gamma, beta, bn_param, dout):
     inputs = dict(x=x, gamma=gamma, beta=beta, bn_param=bn_param, dout=dout)
+    forward_args = ["x", "gamma", "beta", "bn_param"]
     prog = {"inputs": inputs,
-            "steps": [{"fn": "batchnorm_forward", "args": ["x", "gamma", "beta", "bn_param"],
-                       "out": ["out", "cache"]},
-                      {"fn": fn, "args": ["dout", "cache"], "out": ["dx", "dgamma", "dbeta"]}],
-            "returns": ["dx", "dgamma", "dbeta", "out"]}
+            "steps": [{"fn": "batchnorm_forward", "args": forward_args, "out": ["out", "cache"]},
+                      {"fn": fn, "args": ["dout", "cache"], "out": ["dx", "dgamma", "dbeta"]},
+                      {"numgrad": "batchnorm_forward", "args": forward_args, "pick": 0,
+                       "weights": "dout", "fresh": ["bn_param"], "h": 1e-6,
+                       "wrt": {"x": "num_dx", "gamma": "num_dgamma", "beta": "num_dbeta"}}],
+            "returns": ["dx", "dgamma", "dbeta", "out", "num_dx", "num_dgamma", "num_dbeta"]}
     out, cache = ref.batchnorm_forward(x, gamma, beta, copy.deepcopy(bn_param))
     dx, dgamma, dbeta = ref.batchnorm_backward(dout, cache)
     expect = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
-    mistakes = _distinct(_backward_mistakes(x, gamma, beta, bn_param, dout), dict(expect, out=out))
+    mistakes = _distinct(_backward_mistakes(x, gamma, beta, bn_param, dout), expect)
+    upstream = Upstream("batchnorm_forward", "out", out,
+                        derived=_upstream(x, gamma, beta, bn_param, dout, ref.batchnorm_backward),
+                        numeric={"dx": "num_dx", "dgamma": "num_dgamma", "dbeta": "num_dbeta"})
     return Case(name=name, program=prog, expect=expect, rtol=RTOL, atol=ATOL, mistakes=mistakes,
-                unchanged=("x", "gamma", "beta", "dout"),
+                unchanged=("x", "gamma", "beta", "dout"), upstream=upstream,
                 hint="Compare dx with a numerical gradient; dx should sum to zero over the batch, "
                      "and so should dx * x_hat; dgamma and dbeta have shape (D,).")
 
@@ -312,5 +338,28 @@ def backward_alt_cases():
     return _backward_cases("batchnorm_backward_alt", 503)
 
 
-CHECKS = [Check("batchnorm_forward", forward_cases), Check("batchnorm_backward", backward_cases),
-          Check("batchnorm_backward_alt", backward_alt_cases)]
+def _stat(key):
+    return lambda bn_param: bn_param[key]
+
+
+# Points per behaviour (each test cell's points, split). A forward mistake in train mode costs
+# the train-mode output and the statistic it spoils, not test mode; a backward pass on a wrong
+# forward is judged on that forward (see Upstream), so it keeps what it gets right.
+FORWARD = (Behaviour("train mode: the output", 2.0, tags=("train",), outputs=("out",)),
+           Behaviour("train mode: the running mean", 0.5, tags=("train",), outputs=("bn_param",),
+                     view=_stat("running_mean"), where="['running_mean']", inputs=False),
+           Behaviour("train mode: the running variance", 1.0, tags=("train",),
+                     outputs=("bn_param",), view=_stat("running_var"), where="['running_var']",
+                     inputs=False),
+           Behaviour("test mode, and an unknown mode raises", 1.5, tags=("test",)))
+
+
+def _backward_plan(dx, dgamma, dbeta):
+    return (Behaviour("dx", dx, outputs=("dx",)),
+            Behaviour("dgamma", dgamma, outputs=("dgamma",), inputs=False),
+            Behaviour("dbeta", dbeta, outputs=("dbeta",), inputs=False))
+
+
+CHECKS = [Check("batchnorm_forward", forward_cases, FORWARD),
+          Check("batchnorm_backward", backward_cases, _backward_plan(3.0, 1.0, 1.0)),
+          Check("batchnorm_backward_alt", backward_alt_cases, _backward_plan(2.0, 0.5, 0.5))]

@@ -5,9 +5,20 @@
      "returns": ["p", "z"]}
 
 Arguments name values in the environment (inputs and earlier outputs), so a backward pass
-can receive whatever the student's own forward pass cached. The same interpreter runs in
+can receive whatever the student's own forward pass cached.
+
+A step {"numgrad": fn, "args": [...], "wrt": {"x": "num_dx"}, "weights": "dout", "pick": 0,
+"fresh": ["bn_param"]} stores under "num_dx" the centred-difference gradient of
+sum(fn(*args)[pick] * weights) with respect to the argument x: the gradient of the student's
+own forward pass, against which the trusted grader judges a backward pass when that forward
+is wrong. `fresh` arguments are deep-copied for every call (a forward may write into them).
+It stores None when the forward cannot be differentiated so (it raises, returns something
+that is not numbers, or takes longer than its time budget). The same interpreter runs in
 the sandbox (the grader) and in a notebook kernel (stock nbgrader, for comparison).
 """
+import copy
+import time
+
 import numpy as np
 
 
@@ -44,10 +55,56 @@ def materialise(value):
     return value
 
 
+class _OverBudget(Exception):
+    pass
+
+
+def numerical_gradients(fn, step, env):
+    """{output name: gradient array or None} for a "numgrad" step (see the module's doc)."""
+    h = step.get("h", 1e-5)
+    deadline = time.monotonic() + step.get("budget", 3.0)
+    weights = np.asarray(env[step["weights"]], dtype=float)
+    names = step.get("args", [])
+
+    def objective(replaced, value):
+        if time.monotonic() > deadline:
+            raise _OverBudget
+        args = [value if n == replaced else copy.deepcopy(env[n]) if n in step.get("fresh", ())
+                else np.array(env[n], copy=True) if isinstance(env[n], np.ndarray) else env[n]
+                for n in names]
+        out = fn(*args)
+        if "pick" in step:
+            out = out[step["pick"]]
+        return float(np.sum(np.asarray(out, dtype=float) * weights))
+
+    grads = {}
+    for arg, out_name in step["wrt"].items():
+        x = np.array(env[arg], dtype=float)
+        grad = np.zeros_like(x)
+        try:
+            for i in np.ndindex(x.shape):
+                old = x[i]
+                x[i] = old + h
+                plus = objective(arg, x.copy())
+                x[i] = old - h
+                minus = objective(arg, x.copy())
+                x[i] = old
+                grad[i] = (plus - minus) / (2 * h)
+        except Exception:       # the student's forward could not be differentiated so: no
+            grad = None         # gradient, and the grader falls back to the reference alone
+        grads[out_name] = grad
+    return grads
+
+
 def run(program, namespace):
     """Run the steps with functions looked up in `namespace`; return the named values."""
     env = {name: materialise(value) for name, value in program["inputs"].items()}
     for step in program["steps"]:
+        if "numgrad" in step:
+            fn = namespace.get(step["numgrad"])
+            env.update(numerical_gradients(fn, step, env) if callable(fn)
+                       else dict.fromkeys(step["wrt"].values()))
+            continue
         fn = namespace.get(step["fn"])
         if fn is None:
             raise StepError(f"`{step['fn']}` is not defined: did its cell run, or was it renamed?")

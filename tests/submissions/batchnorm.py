@@ -58,8 +58,17 @@ def _backward(dx="gamma / (N * std) * (N * dout - dout.sum(axis=0) - x_hat * np.
 
 
 _ALL = {"batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt"}
+# The behaviours of batchnorm_forward (autograder/checks/batchnorm.py), for partial scores.
+OUT, MEAN, VAR = ("train mode: the output", "train mode: the running mean",
+                  "train mode: the running variance")
+TEST = "test mode, and an unknown mode raises"
 
 CORRECT = {
+    # the statistics kept as (1, D) rows (keepdims=True): the running mean and variance are
+    # (1, D) too; they broadcast exactly like (D,) vectors, so the statement leaves it free
+    "keepdims statistics": {"batchnorm_forward": _forward(
+        VAR="x.var(axis=0, keepdims=True)").replace(
+        "mu = x.mean(axis=0)", "mu = x.mean(axis=0, keepdims=True)")},
     "staged graph": {
         # CS231n-style intermediates in a dict; running stats updated in place when given.
         "batchnorm_forward": '''def batchnorm_forward(x, gamma, beta, bn_param):
@@ -166,41 +175,62 @@ CORRECT = {
 }
 
 MISTAKES = {
-    "unbiased variance": ({"batchnorm_forward": _forward(VAR="x.var(axis=0, ddof=1)")}, _ALL),
+    # ddof=1 spoils the output and the running variance; both backward passes are right for
+    # the forward they are given (judged on it), so they keep their 8 points.
+    "unbiased variance": ({"batchnorm_forward": _forward(VAR="x.var(axis=0, ddof=1)")},
+                          {"batchnorm_forward": (OUT, VAR)}),
+    # ddof=1 throughout: the backward pass is the exact gradient of this forward (its variance
+    # term divides by N - 1 too), so judged on its own forward's numerical gradient it is right
+    "unbiased variance in forward and backward": ({
+        "batchnorm_forward": _forward(VAR="x.var(axis=0, ddof=1)"),
+        "batchnorm_backward": _backward(dx="gamma / std * (dout - dout.mean(axis=0) - x_hat * "
+                                           "np.sum(dout * x_hat, axis=0) / (N - 1))")},
+        {"batchnorm_forward": (OUT, VAR)}),
     "running average weights swapped": ({"batchnorm_forward": _forward(
         RMEAN="(1 - momentum) * running_mean + momentum * mu",
-        RVAR="(1 - momentum) * running_var + momentum * var")}, {"batchnorm_forward"}),
+        RVAR="(1 - momentum) * running_var + momentum * var")}, {"batchnorm_forward": (MEAN, VAR)}),
     "running stats never written back": ({"batchnorm_forward": _forward(
         RMEAN="momentum * running_mean + (1 - momentum) * mu", RVAR="").replace(
         "        running_mean = momentum", "        new_mean = momentum").replace(
-        "        running_var = \n", "        new_var = momentum * running_var + (1 - momentum) * var\n")}, {"batchnorm_forward"}),
+        "        running_var = \n", "        new_var = momentum * running_var + (1 - momentum) * var\n")},
+        {"batchnorm_forward": (MEAN, VAR)}),
     "test mode uses batch statistics": ({"batchnorm_forward": _forward(
         TSTD="np.sqrt(x.var(axis=0) + eps)").replace(
-        "gamma * (x - running_mean)", "gamma * (x - x.mean(axis=0))")}, {"batchnorm_forward"}),
-    "eps outside the square root": ({"batchnorm_forward": _forward(STD="np.sqrt(var) + eps")}, _ALL),
-    "eps missing": ({"batchnorm_forward": _forward(STD="np.sqrt(var)")}, _ALL),
+        "gamma * (x - running_mean)", "gamma * (x - x.mean(axis=0))")}, {"batchnorm_forward": (TEST,)}),
+    "eps outside the square root": ({"batchnorm_forward": _forward(STD="np.sqrt(var) + eps")},
+                                    {"batchnorm_forward": (OUT,)}),
+    "eps missing": ({"batchnorm_forward": _forward(STD="np.sqrt(var)")}, {"batchnorm_forward": (OUT,)}),
     "running var unbiased": ({"batchnorm_forward": _forward(
         RVAR="momentum * running_var + (1 - momentum) * x.var(axis=0, ddof=1)")},
-        {"batchnorm_forward"}),
+        {"batchnorm_forward": (VAR,)}),
+    "test mode without eps": ({"batchnorm_forward": _forward(TSTD="np.sqrt(running_var)")},
+                              {"batchnorm_forward": (TEST,)}),
+    "running var accumulated from the std": ({"batchnorm_forward": _forward(
+        RVAR="momentum * running_var + (1 - momentum) * std")}, {"batchnorm_forward": (VAR,)}),
     "mode not validated": ({"batchnorm_forward": _forward().replace('elif mode == "test":', "else:")
                             .replace("    else:\n        raise ValueError(\"mode must be 'train' or 'test'\")\n", "")},
-                           {"batchnorm_forward"}),
+                           {"batchnorm_forward": (TEST,)}),
     "normalised per example (axis=1)": ({"batchnorm_forward": _forward(
         VAR="x.var(axis=1, keepdims=True)").replace(
         "        x_hat = (x - mu) / std\n", "        x_hat = (x - x.mean(axis=1, keepdims=True)) / std\n").replace(
         "        var = x.var(axis=1, keepdims=True)\n",
         "        var = x.var(axis=0)\n        std = np.sqrt(x.var(axis=1, keepdims=True) + eps)\n").replace(
-        "        std = np.sqrt(var + eps)\n        x_hat = (x - x.mean", "        x_hat = (x - x.mean")}, _ALL),
+        "        std = np.sqrt(var + eps)\n        x_hat = (x - x.mean", "        x_hat = (x - x.mean")},
+        # layer normalization: its cache has no common form with batchnorm's, and the right
+        # backward formula is not the gradient of this forward, so both lose dx
+        {"batchnorm_forward": (OUT,), "batchnorm_backward": ("dx",),
+         "batchnorm_backward_alt": ("dx",)}),
     "dgamma and dbeta summed over the wrong axis": ({"batchnorm_backward": _backward(
-        dgamma="np.sum(dout * x_hat, axis=1)", dbeta="dout.sum(axis=1)")}, {"batchnorm_backward"}),
+        dgamma="np.sum(dout * x_hat, axis=1)", dbeta="dout.sum(axis=1)")},
+        {"batchnorm_backward": ("dgamma", "dbeta")}),
     "dx through x - mu only": ({"batchnorm_backward": _backward(dx="dout * gamma / std")},
-                               {"batchnorm_backward"}),
+                               {"batchnorm_backward": ("dx",)}),
     "dx without the variance path": ({"batchnorm_backward": _backward(
-        dx="gamma / std * (dout - dout.mean(axis=0))")}, {"batchnorm_backward"}),
+        dx="gamma / std * (dout - dout.mean(axis=0))")}, {"batchnorm_backward": ("dx",)}),
     "alt with N - 1": ({"batchnorm_backward_alt": _backward(
         dx="gamma / ((N - 1) * std) * (N * dout - dout.sum(axis=0) - x_hat * np.sum(dout * x_hat, axis=0))",
-        name="batchnorm_backward_alt")}, {"batchnorm_backward_alt"}),
+        name="batchnorm_backward_alt")}, {"batchnorm_backward_alt": ("dx",)}),
     "alt without gamma": ({"batchnorm_backward_alt": _backward(
         dx="1 / (N * std) * (N * dout - dout.sum(axis=0) - x_hat * np.sum(dout * x_hat, axis=0))",
-        name="batchnorm_backward_alt")}, {"batchnorm_backward_alt"}),
+        name="batchnorm_backward_alt")}, {"batchnorm_backward_alt": ("dx",)}),
 }

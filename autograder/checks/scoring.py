@@ -1,0 +1,88 @@
+"""Points per behaviour: how one test cell's points are earned.
+
+Each graded function declares its behaviours next to its hidden cases (`Check.behaviours`,
+e.g. a loss function's loss and its gradient). A test cell's points are split between the
+behaviours of its functions in proportion to their declared points, and a behaviour earns its
+share only when every case it covers passes in what it judges. So a mistake costs the
+behaviours it breaks, not the whole function. A Check that declares none has one behaviour
+with all the points (all or nothing, as before).
+"""
+import ast
+
+from . import find, judge, upstream_problem
+
+MAX_PARSED_CHARS = 200_000       # longer cells are not parsed by the trusted grader
+
+
+def _diagnosis(function, case, problem):
+    return {"function": function, "case": case.name,
+            "diagnosis": problem[len(case.name) + 2:], "problem": problem}
+
+
+def score_test(functions, points, outcomes, compile_errors=None):
+    """The record of one test cell: its points, behaviours, diagnoses and notes.
+
+    outcomes: {"<function>/<k>": outcome} from the sandbox; compile_errors: {function: why}
+    for graded functions whose cell does not compile (see `compile_errors`).
+    """
+    plan = [(function, b) for function in functions for b in find(function).plan]
+    total = sum(b.points for _, b in plan) or 1.0
+    behaviours, notes = [], []
+    for function, behaviour in plan:
+        diagnoses = []
+        for k, case in enumerate(find(function).cases):
+            if not behaviour.covers(case):
+                continue
+            outcome = outcomes.get(f"{function}/{k}", {"status": "skipped", "error": "not run"})
+            if function in (compile_errors or {}) and outcome.get("status") != "ok":
+                problem = f"{case.name}: {compile_errors[function]}"
+            else:
+                problem = judge(case, outcome, behaviour)
+            if problem:
+                diagnoses.append(_diagnosis(function, case, problem))
+            note = upstream_problem(case, outcome)
+            if note and not problem and note not in notes:
+                notes.append(note)
+        share = points * behaviour.points / total
+        behaviours.append({"name": behaviour.name, "function": function,
+                           "points": 0.0 if diagnoses else share, "max_points": share,
+                           "passed": not diagnoses, "diagnoses": diagnoses})
+    diagnoses, seen = [], set()
+    for b in behaviours:                # each failing case once, in the order of the cases
+        for d in b["diagnoses"]:
+            if (d["function"], d["case"], d["problem"]) not in seen:
+                seen.add((d["function"], d["case"], d["problem"]))
+                diagnoses.append(d)
+    earned = sum(b["points"] for b in behaviours)
+    return {"functions": list(functions), "points": earned, "max_points": points,
+            "passed": all(b["passed"] for b in behaviours), "diagnoses": diagnoses,
+            "behaviours": behaviours,
+            "notes": [f"{n} (your other functions were judged on its output, and "
+                      f"where they are right for it they kept their points)" for n in notes]}
+
+
+def compile_errors(student_code):
+    """{grade_id: "SyntaxError ..."} for the student's cells that do not compile.
+
+    Parsed here, in the trusted grader, so that a cell that never defined its function is
+    reported as the syntax error it is, with its line and a likely cause.
+    """
+    errors = {}
+    for gid, source in student_code:
+        if len(source) > MAX_PARSED_CHARS:
+            continue
+        try:
+            ast.parse(source)
+        except SyntaxError as exc:
+            line = (exc.text or "").strip()
+            cause = ""
+            if line.startswith("print ") or line.startswith("print\t"):
+                cause = " (a Python 2 print statement: write print(...) with parentheses)"
+            elif "\t" in source and isinstance(exc, TabError):
+                cause = " (tabs and spaces mixed in the indentation)"
+            errors[gid] = (f"the cell of `{gid}` does not compile, so `{gid}` was never "
+                           f"defined: {type(exc).__name__} on line {exc.lineno}: {exc.msg}"
+                           + (f", at `{line[:80]}`" if line else "") + cause)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            errors[gid] = f"the cell of `{gid}` could not be parsed: {type(exc).__name__}"
+    return errors
