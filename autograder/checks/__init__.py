@@ -81,7 +81,8 @@ class Upstream:
     a correct implementation gives on that wrong upstream: the matching `derived` entry (a
     known upstream mistake: its output and the values a correct function returns on it) or
     else the numerical gradient of the student's own upstream, computed in the sandbox and
-    returned under `numeric[output name]`, to within `rtol` of its largest entry.
+    returned under `numeric[output name]`, to within `rtol` of its largest entry; or what
+    `derive` computes here, in the trusted grader, from the upstream's returned numbers.
     """
     function: str
     output: str
@@ -89,6 +90,7 @@ class Upstream:
     derived: list = dataclasses.field(default_factory=list)   # [(diagnosis, upstream, values)]
     numeric: dict = dataclasses.field(default_factory=dict)
     rtol: float = 1e-5
+    derive: object = None               # upstream output -> {name: value a correct one gives}
 
 
 @dataclasses.dataclass
@@ -110,6 +112,13 @@ class Check:
                     case.program["returns"].append(name)
                 case.expect.setdefault(name, case.program["inputs"][name])
         return cases
+
+
+def tagged(cases, default, **indices):
+    """Tag cases for behaviours: `default`, or the tag whose list holds the case's index."""
+    for k, case in enumerate(cases):
+        case.tag = next((t for t, ks in indices.items() if k in ks), default)
+    return cases
 
 
 def call(fn, name, inputs, expect, args=None, kwargs=None, out="result", **options):
@@ -199,6 +208,8 @@ def _output_problem(case, behaviour, name, actual, expected, rtol=None, atol=Non
     problem = compare(actual, expected, rtol, atol, path, free)
     if problem is None or behaviour is None or behaviour.view is None:
         return problem
+    if not isinstance(expected, dict) and np.shape(actual) != np.shape(expected):
+        return problem                  # a view of a wrongly shaped result could still match
     try:
         part, expected_part = behaviour.view(actual), behaviour.view(expected)
     except (KeyError, IndexError, TypeError, ValueError):
@@ -206,9 +217,11 @@ def _output_problem(case, behaviour, name, actual, expected, rtol=None, atol=Non
     return compare(part, expected_part, rtol, atol, f"{path}{behaviour.where}", free)
 
 
-def _mistake(case, outputs):
-    """The first listed mistake whose values all match what came back, or None."""
-    for mistake in case.mistakes:
+def _mistake(case, outputs, names=()):
+    """The first listed mistake whose values all match what came back, or None; those that
+    say something about the outputs `names` (the ones found wrong) first."""
+    ordered = sorted(case.mistakes, key=lambda m: not set(m.values) & set(names))
+    for mistake in ordered:
         if all(compare(outputs.get(n), v, case.rtol, case.atol, free_shape=n in case.free_shapes)
                is None for n, v in mistake.values.items()):
             return mistake
@@ -226,8 +239,8 @@ def upstream_problem(case, outcome):
         return None
     for diagnosis, values, _ in up.derived:
         if compare(actual, values, case.rtol, case.atol) is None:
-            return f"{up.function} is wrong: {diagnosis}"
-    return f"{up.function} is wrong: {problem}"
+            return f"your {up.function} is wrong ({diagnosis})"
+    return f"your {up.function} is wrong (see its own test)"
 
 
 def _judge_on_upstream(case, outputs, names, behaviour, why):
@@ -239,6 +252,12 @@ def _judge_on_upstream(case, outputs, names, behaviour, why):
     for name in names:
         actual = outputs.get(name)
         candidates = [(case.expect[name], None)] + [(v[name], None) for v in derived if name in v]
+        if up.derive is not None:
+            try:
+                with np.errstate(all="ignore"):
+                    candidates.append((up.derive(mine)[name], None))
+            except (TypeError, ValueError, IndexError, KeyError):
+                pass                    # the upstream's output has the wrong form: no candidate
         numeric = outputs.get(up.numeric.get(name, ""))
         if numeric is not None:
             scale = float(np.max(np.abs(np.asarray(numeric, dtype=float)), initial=0.0))
@@ -247,8 +266,8 @@ def _judge_on_upstream(case, outputs, names, behaviour, why):
                                     *((0.0, atol) if atol is not None else ()))
                     for value, atol in candidates]
         if all(problems):
-            return (f"{why}; and this function does not give the gradient of your own "
-                    f"{up.function} either: {problems[-1]}")
+            return (f"{why}; and this function is not right for what your {up.function} "
+                    f"gives either: {problems[-1]}")
     return None
 
 
@@ -284,7 +303,7 @@ def judge(case, outcome, behaviour=None):
     problems = [p for p in (_output_problem(case, behaviour, n, outputs.get(n), case.expect[n])
                             for n in names) if p]
     if problems:
-        mistake = _mistake(case, outputs)
+        mistake = _mistake(case, outputs, names)
         if mistake:
             return f"{case.name}: {mistake.diagnosis}"
         hint = f" {case.hint}" if case.hint else ""

@@ -13,7 +13,10 @@ sum(fn(*args)[pick] * weights) with respect to the argument x: the gradient of t
 own forward pass, against which the trusted grader judges a backward pass when that forward
 is wrong. `fresh` arguments are deep-copied for every call (a forward may write into them).
 It stores None when the forward cannot be differentiated so (it raises, returns something
-that is not numbers, or takes longer than its time budget). The same interpreter runs in
+that is not numbers, or takes longer than its time budget).
+
+A step with "optional": true is a probe of another function (what the graded function was
+given by it): when it raises, its output is None and the case goes on. The same interpreter runs in
 the sandbox (the grader) and in a notebook kernel (stock nbgrader, for comparison).
 """
 import copy
@@ -112,7 +115,13 @@ def run(program, namespace):
             raise StepError(f"`{step['fn']}` is a {type(fn).__name__}, not a function")
         args = [env[a] for a in step.get("args", [])]
         kwargs = {k: env[v] for k, v in step.get("kwargs", {}).items()}
-        result = fn(*args, **kwargs)
+        if step.get("optional"):
+            try:
+                result = fn(*args, **kwargs)
+            except Exception:       # a probe only: the grader then judges without it
+                result = None
+        else:
+            result = fn(*args, **kwargs)
         out = step.get("out", "result")
         if isinstance(out, list):
             if not isinstance(result, (tuple, list)) or len(result) != len(out):

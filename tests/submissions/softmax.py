@@ -33,35 +33,50 @@ CORRECT = {
     },
 }
 
-# softmax_jacobian calls the student's own softmax, so a softmax that overflows or changes its
-# input also costs the Jacobian its points.
+# The behaviours (autograder/checks/softmax.py), for partial scores.
+PLAIN = "ordinary scores, along the given axis"
+LARGE = "large scores, and slices of very different scale"
+SAME_Z = "leaves z unchanged"
+DIAG, OFF = "the diagonal, p_i (1 - p_i)", "the off-diagonal entries, -p_i p_j"
+
+# softmax_jacobian calls the student's own softmax: it is judged on what that softmax gives, so
+# a softmax mistake costs the Jacobian nothing, except that a softmax which changes its input
+# also changes the Jacobian's.
 MISTAKES = {
     "no max shift": ({"softmax": '''def softmax(z, axis=-1):
     e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)'''}, {"softmax", "softmax_jacobian"}),
+    return e / e.sum(axis=axis, keepdims=True)'''}, {"softmax": (LARGE,)}),
     "global max shift": ({"softmax": '''def softmax(z, axis=-1):
     e = np.exp(z - np.max(z))
-    return e / e.sum(axis=axis, keepdims=True)'''}, {"softmax"}),
+    return e / e.sum(axis=axis, keepdims=True)'''}, {"softmax": (LARGE,)}),
     "ignores axis": ({"softmax": '''def softmax(z, axis=-1):
     z = np.asarray(z, dtype=float)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)'''}, {"softmax"}),
+    return e / e.sum(axis=-1, keepdims=True)'''}, {"softmax": (PLAIN,)}),
     "sum-normalisation": ({"softmax": '''def softmax(z, axis=-1):
     z = np.asarray(z, dtype=float) - np.min(z, axis=axis, keepdims=True)
-    return z / z.sum(axis=axis, keepdims=True)'''}, {"softmax", "softmax_jacobian"}),
+    return z / z.sum(axis=axis, keepdims=True)'''}, {"softmax": (PLAIN, LARGE)}),
     "modifies input in place": ({"softmax": '''def softmax(z, axis=-1):
     z -= np.max(z, axis=axis, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=axis, keepdims=True)
-    return z'''}, {"softmax", "softmax_jacobian"}),
+    return z'''}, {"softmax": (SAME_Z,), "softmax_jacobian": (SAME_Z,)}),
     "log of softmax": ({"log_softmax": '''def log_softmax(z, axis=-1):
-    return np.log(softmax(z, axis))'''}, {"log_softmax"}),
+    return np.log(softmax(z, axis))'''}, {"log_softmax": (LARGE,)}),
     "log-softmax without shift": ({"log_softmax": '''def log_softmax(z, axis=-1):
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))'''}, {"log_softmax"}),
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))'''}, {"log_softmax": (LARGE,)}),
+    # shifted by the whole array's maximum: right for one vector, -inf for a row far below it
+    "log-softmax global max shift": ({"log_softmax": '''def log_softmax(z, axis=-1):
+    s = z - np.max(z)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))'''}, {"log_softmax": (LARGE,)}),
+    # the in-place shift that changes the caller's scores, in log_softmax this time
+    "log-softmax shifts z in place": ({"log_softmax": '''def log_softmax(z, axis=-1):
+    z -= np.max(z, axis=axis, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))'''}, {"log_softmax": (SAME_Z,)}),
     "jacobian diagonal only": ({"softmax_jacobian": '''def softmax_jacobian(z):
     p = softmax(z)
-    return np.diag(p * (1 - p))'''}, {"softmax_jacobian"}),
+    return np.diag(p * (1 - p))'''}, {"softmax_jacobian": (OFF,)}),
     "jacobian wrong sign": ({"softmax_jacobian": '''def softmax_jacobian(z):
     p = softmax(z)
-    return np.outer(p, p) - np.diag(p)'''}, {"softmax_jacobian"}),
+    return np.outer(p, p) - np.diag(p)'''}, {"softmax_jacobian": (DIAG, OFF)}),
 }
