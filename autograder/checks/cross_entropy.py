@@ -11,7 +11,7 @@ about 1e-11 and is not what the cases test.
 import numpy as np
 
 from ..reference import cross_entropy as ref
-from . import Check, Mistake, call
+from . import Behaviour, Check, Mistake, call, tagged
 
 RTOL, ATOL = 1e-10, 1e-12
 ATOL_ENTROPY = 1e-14
@@ -159,7 +159,7 @@ def entropy_cases():
                           mistakes=mistakes,
                           hint="H(p) = -sum_i p_i ln p_i along `axis`, with 0 ln 0 = 0; it lies "
                                "between 0 (one-hot) and ln C (uniform)."))
-    return cases
+    return tagged(cases, "plain", axis=(2, 3), zeros=(5, 6, 7))
 
 
 # ---------------------------------------------------------------------------- cross-entropy
@@ -232,7 +232,7 @@ def cross_entropy_cases():
                           hint="H(p, q) = -sum_i p_i ln q_i along `axis`: a term with p_i = 0 is 0 "
                                "(even if q_i = 0), a term with q_i = 0 < p_i is +inf; no epsilon "
                                "inside the log."))
-    return cases
+    return tagged(cases, "plain", axis=(2, 3), zeros=(7, 8, 9, 10, 11))
 
 
 # ---------------------------------------------------------------------------- KL divergence
@@ -280,7 +280,7 @@ def kl_divergence_cases():
                           hint="KL(p || q) = sum_i p_i ln(p_i / q_i) along `axis`: 0 where "
                                "p_i = 0, +inf where q_i = 0 < p_i, exactly 0 when q equals p; no "
                                "epsilon inside the log."))
-    return cases
+    return tagged(cases, "plain", axis=(2, 3), zeros=(7, 8, 9, 10, 11))
 
 
 # ---------------------------------------------------------------------------- from logits
@@ -349,9 +349,20 @@ def cross_entropy_with_logits_cases():
                           rtol=RTOL, atol=ATOL, mistakes=mistakes,
                           hint="loss = mean over n of (logsumexp(z[n]) - z[n, y[n]]), with "
                                "logsumexp computed after subtracting the row maximum."))
-    return cases
+    return tagged(cases, "plain", large=(4, 5, 6, 7, 8, 9))
 
 
-CHECKS = [Check("entropy", entropy_cases), Check("cross_entropy", cross_entropy_cases),
-          Check("kl_divergence", kl_divergence_cases),
-          Check("cross_entropy_with_logits", cross_entropy_with_logits_cases)]
+def _plan(plain, axis, zeros):
+    return (Behaviour("ordinary distributions and one-hot targets", plain, tags=("plain",)),
+            Behaviour("along the given axis", axis, tags=("axis",)),
+            Behaviour("zero probabilities (0 log 0 = 0, inf where q = 0 < p)", zeros,
+                      tags=("zeros",)))
+
+
+# Points per behaviour (each test cell's points, split).
+CHECKS = [Check("entropy", entropy_cases, _plan(0.75, 0.5, 0.75)),
+          Check("cross_entropy", cross_entropy_cases, _plan(1.25, 0.5, 1.25)),
+          Check("kl_divergence", kl_divergence_cases, _plan(1.25, 0.5, 1.25)),
+          Check("cross_entropy_with_logits", cross_entropy_with_logits_cases, (
+              Behaviour("ordinary scores", 2.0, tags=("plain",)),
+              Behaviour("large scores (no overflow, no underflow)", 2.0, tags=("large",))))]

@@ -164,3 +164,24 @@ MISTAKES = {
     Y = np.eye(z.shape[1])[y]
     return float(-np.mean(Y * log_probs))'''}, {"cross_entropy_with_logits"}),
 }
+
+# What each mistake loses, behaviour by behaviour (autograder/checks/cross_entropy.py); a
+# mistake not listed here loses every behaviour of its functions.
+PLAIN, AXIS = "ordinary distributions and one-hot targets", "along the given axis"
+ZEROS = "zero probabilities (0 log 0 = 0, inf where q = 0 < p)"
+LARGE = "large scores (no overflow, no underflow)"
+PARTIAL = {
+    "entropy 0 log 0 is nan": {"entropy": (ZEROS,)},
+    "entropy epsilon in the log": {"entropy": (ZEROS,)},
+    # the axis=0 case with zeros in p is a case of zero probabilities
+    "entropy ignores axis": {"entropy": (AXIS, ZEROS)},
+    "entropy overwrites zeros in place": {"entropy": (ZEROS,)},
+    "cross-entropy epsilon in the log": {"cross_entropy": (ZEROS,)},
+    "cross-entropy 0 log 0 is nan": {"cross_entropy": (ZEROS,)},
+    "cross-entropy skips q = 0": {"cross_entropy": (ZEROS,)},
+    "KL clips q": {"kl_divergence": (ZEROS,)},
+    "KL 0 log 0 is nan": {"kl_divergence": (PLAIN, ZEROS)},     # one-hot targets have zeros
+    "logits log of softmax": {"cross_entropy_with_logits": (LARGE,)},
+    "logits no max shift": {"cross_entropy_with_logits": (LARGE,)},
+}
+MISTAKES.update({name: (MISTAKES[name][0], losing) for name, losing in PARTIAL.items()})
