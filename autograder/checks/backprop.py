@@ -9,7 +9,7 @@ import numpy as np
 
 from ..reference import backprop as ref
 from ..sandbox.program import TEST_FUNCTIONS
-from . import Check, Mistake, call, compare
+from . import Behaviour, Check, Mistake, call, compare
 
 # Loss and gradients: float64 sums in another order (loops, one-hot matrices) differ by
 # ~1e-15 relative; a wrong factor or a missing term is off by far more than this.
@@ -452,7 +452,27 @@ def two_layer_net_loss_cases():
     return cases
 
 
-CHECKS = [Check("softmax_loss_naive", softmax_loss_naive_cases),
-          Check("softmax_loss_vectorized", softmax_loss_vectorized_cases),
-          Check("numerical_gradient", numerical_gradient_cases),
-          Check("two_layer_net_loss", two_layer_net_loss_cases)]
+def _hidden_grads(grads):
+    return {k: grads[k] for k in ("W1", "b1")}
+
+
+def _output_grads(grads):
+    return {k: grads[k] for k in ("W2", "b2")}
+
+
+# Points per behaviour (each test cell's points, split): the loss and its gradient separately;
+# for the network the output layer's gradients and the hidden layer's, reached through W2 and
+# the sigmoid, separately too.
+LOSS_AND_GRADIENT = (Behaviour("the loss", 1.5, outputs=("loss",)),
+                     Behaviour("the gradient dW", 1.5, outputs=("dW",)))
+CHECKS = [Check("softmax_loss_naive", softmax_loss_naive_cases, LOSS_AND_GRADIENT),
+          Check("softmax_loss_vectorized", softmax_loss_vectorized_cases, LOSS_AND_GRADIENT),
+          Check("numerical_gradient", numerical_gradient_cases, (
+              Behaviour("the centred differences", 1.5, outputs=("result",)),
+              Behaviour("x as it was after the call", 0.5, outputs=("x",)))),
+          Check("two_layer_net_loss", two_layer_net_loss_cases, (
+              Behaviour("the loss", 2.0, outputs=("loss",)),
+              Behaviour("the output layer's gradients (W2, b2)", 1.5, outputs=("grads",),
+                        view=_output_grads, where="['W2'] or ['b2']", inputs=False),
+              Behaviour("the hidden layer's gradients (W1, b1)", 1.5, outputs=("grads",),
+                        view=_hidden_grads, where="['W1'] or ['b1']", inputs=False)))]

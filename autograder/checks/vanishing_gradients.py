@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..reference import vanishing_gradients as ref
-from . import Check, Mistake, call
+from . import Behaviour, Check, Mistake, Upstream, call, tagged
 
 
 # ---------------------------------------------------------------------------- sigmoid_grad
@@ -56,7 +56,7 @@ def sigmoid_grad_cases():
                           mistakes=[Mistake(d, {"result": v}) for d, v in _sigmoid_grad_wrong(x)],
                           hint="sigma'(0) = 0.25, sigma'(x) = sigma'(-x), and 0 < sigma'(x) <= 0.25 "
                                "(exactly 0 only where it underflows)."))
-    return cases
+    return tagged(cases, "plain", large=(4, 5, 6))
 
 
 # ---------------------------------------------------------------------------- relu_grad
@@ -88,7 +88,7 @@ def relu_grad_cases():
         cases.append(call("relu_grad", name, {"x": x}, {"result": ref.relu_grad(x)},
                           rtol=0, atol=0, mistakes=mistakes,
                           hint="Every entry should be exactly 0.0 or 1.0: 1.0 where x > 0."))
-    return cases
+    return tagged(cases, "plain", zero=(0, 2, 3))
 
 
 # ---------------------------------------------------------------------------- layer_gradient_norms
@@ -294,16 +294,69 @@ def layer_gradient_norms_cases():
     return cases
 
 
+def _norms_with(weights, X, y, activation, dact):
+    """The norms a correct layer_gradient_norms gives when the activation's derivative at
+    the hidden pre-activations (flattened, layer after layer) is `dact`."""
+    scores, (hs, pre) = ref.forward(weights, X, activation)
+    dact = np.asarray(dact, dtype=float).ravel()
+    sizes = np.cumsum([a.size for a in pre])[:-1]
+    if dact.size != sum(a.size for a in pre):
+        raise ValueError("not one derivative per pre-activation")
+    dacts = [d.reshape(a.shape) for d, a in zip(np.split(dact, sizes), pre)]
+    _, delta = ref.softmax_loss_grad(scores, y)
+    norms = [0.0] * len(weights)
+    for l in range(len(weights) - 1, -1, -1):
+        norms[l] = np.linalg.norm(hs[l].T @ delta)
+        if l > 0:
+            delta = (delta @ weights[l].T) * dacts[l - 1]
+    return {"result": np.array(norms)}
+
+
 def _layer_case(name, weights, X, y, activation):
     inputs = {"weights": weights, "X": X, "y": y, "activation": activation}
     # rtol 1e-6 on each norm; atol 1e-12 absorbs the rounding of sigma' in saturated units.
-    return call("layer_gradient_norms", name, inputs,
+    case = call("layer_gradient_norms", name, inputs,
                 {"result": ref.layer_gradient_norms(weights, X, y, activation)},
+                args=["weights", "X", "y", "activation"],
                 rtol=1e-6, atol=1e-12, unchanged=("weights", "X", "y"),
                 mistakes=_layer_mistakes(weights, X, y, activation),
                 hint="Check each dW_l against a finite-difference gradient of the loss on a tiny "
                      "network (the notebook's helper does this), starting from the last layer.")
+    derivative = {"sigmoid": "sigmoid_grad", "relu": "relu_grad"}.get(activation)
+    pre = ref.forward(weights, X, activation)[1][1]
+    if derivative and pre:
+        # The network uses the student's own sigmoid_grad or relu_grad: probe it on the hidden
+        # pre-activations, so that a wrong derivative there is charged to that function only.
+        flat = np.concatenate([a.ravel() for a in pre])
+        case.program["inputs"]["pre_activations"] = flat
+        case.program["steps"].append({"fn": derivative, "args": ["pre_activations"],
+                                      "out": "dact", "optional": True})
+        case.program["returns"].append("dact")
+        expect = ref.sigmoid_grad(flat) if activation == "sigmoid" else ref.relu_grad(flat)
+        case.upstream = Upstream(derivative, "dact", expect,
+                                 derive=lambda d: _norms_with(weights, X, y, activation, d))
+    return case
 
 
-CHECKS = [Check("sigmoid_grad", sigmoid_grad_cases), Check("relu_grad", relu_grad_cases),
-          Check("layer_gradient_norms", layer_gradient_norms_cases)]
+def _last(norms):
+    return np.asarray(norms, dtype=float)[-1:]
+
+
+def _earlier(norms):
+    return np.asarray(norms, dtype=float)[:-1]
+
+
+# Points per behaviour (each test cell's points, split). For the norms, the last layer's
+# gradient needs only the softmax loss; the earlier ones also the backward pass through the
+# activations, where the vanishing happens.
+CHECKS = [Check("sigmoid_grad", sigmoid_grad_cases, (
+              Behaviour("moderate inputs", 2.0, tags=("plain",)),
+              Behaviour("inputs as large as 1000 (no overflow)", 1.0, tags=("large",)))),
+          Check("relu_grad", relu_grad_cases, (
+              Behaviour("inputs away from 0", 1.5, tags=("plain",)),
+              Behaviour("inputs with zeros (relu'(0) = 0)", 0.5, tags=("zero",)))),
+          Check("layer_gradient_norms", layer_gradient_norms_cases, (
+              Behaviour("the last layer's norm", 2.0, outputs=("result",), view=_last,
+                        where=" (its last entry)"),
+              Behaviour("the earlier layers' norms", 3.0, outputs=("result",), view=_earlier,
+                        where=" (the entries before the last)", inputs=False)))]

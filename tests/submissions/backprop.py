@@ -320,3 +320,29 @@ MISTAKES = {
     "net: no max shift": (_net(stable=_NET_STABLE.replace(
         "    scores = scores - np.max(scores, axis=1, keepdims=True)\n", "")), {"two_layer_net_loss"}),
 }
+
+# What each mistake loses, behaviour by behaviour (autograder/checks/backprop.py); a mistake
+# not listed here loses every behaviour of its functions.
+LOSS, DW = "the loss", "the gradient dW"
+CENTRED, X_KEPT = "the centred differences", "x as it was after the call"
+OUTPUT_GRADS = "the output layer's gradients (W2, b2)"
+HIDDEN_GRADS = "the hidden layer's gradients (W1, b1)"
+PARTIAL = {
+    "naive: penalty missing from the loss": {"softmax_loss_naive": (LOSS,)},
+    "vectorized: penalty gradient without its factor 2": {"softmax_loss_vectorized": (DW,)},
+    "vectorized: 0.5 * reg in the loss": {"softmax_loss_vectorized": (LOSS,)},
+    "vectorized: dW not divided by N": {"softmax_loss_vectorized": (DW,)},
+    "vectorized: P without subtracting Y": {"softmax_loss_vectorized": (DW,)},
+    "vectorized: transposed dW": {"softmax_loss_vectorized": (DW,)},
+    "gradient check: forward differences": {"numerical_gradient": (CENTRED,)},
+    "gradient check: divides by h": {"numerical_gradient": (CENTRED,)},
+    "gradient check: first axis only": {"numerical_gradient": (CENTRED,)},
+    "gradient check: ignores h": {"numerical_gradient": (CENTRED,)},
+    "net: biases summed, weights averaged": {"two_layer_net_loss": (OUTPUT_GRADS, HIDDEN_GRADS)},
+    "net: bias gradients averaged twice": {"two_layer_net_loss": (OUTPUT_GRADS, HIDDEN_GRADS)},
+    "net: no sigmoid derivative": {"two_layer_net_loss": (HIDDEN_GRADS,)},
+    # the output layer's error, multiplied by a sigmoid derivative, reaches W1 through W2
+    "net: sigmoid derivative at the output": {"two_layer_net_loss": (OUTPUT_GRADS, HIDDEN_GRADS)},
+    "net: no penalty on W1": {"two_layer_net_loss": ("the loss", HIDDEN_GRADS)},
+}
+MISTAKES.update({name: (MISTAKES[name][0], losing) for name, losing in PARTIAL.items()})

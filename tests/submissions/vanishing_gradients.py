@@ -164,3 +164,22 @@ MISTAKES = {
     "norms of the summed deltas": (_norms_with(
         "grads.append(hs[l].T @ d)", "grads.append(d.sum(axis=0))"), {"layer_gradient_norms"}),
 }
+
+# What each mistake loses, behaviour by behaviour (autograder/checks/vanishing_gradients.py);
+# a mistake not listed here loses every behaviour of its functions. layer_gradient_norms calls
+# the student's own sigmoid_grad and relu_grad: it is judged on what they give, so a mistake
+# in them costs them alone.
+MODERATE, HUGE = "moderate inputs", "inputs as large as 1000 (no overflow)"
+AT_ZERO = "inputs with zeros (relu'(0) = 0)"
+EARLIER = "the earlier layers' norms"
+PARTIAL = {
+    "sigmoid grad sigma times 1 minus x": {"sigmoid_grad": (MODERATE, HUGE)},
+    "sigmoid grad x times 1 minus x": {"sigmoid_grad": (MODERATE, HUGE)},
+    "sigmoid from exp of x overflows": {"sigmoid_grad": (HUGE,)},
+    "sigmoid grad from exp of minus x overflows": {"sigmoid_grad": (HUGE,)},
+    "relu grad is 1 at 0": {"relu_grad": (AT_ZERO,)},
+    "tanh derivative as 1 minus a squared": {"layer_gradient_norms": (EARLIER,)},
+    "sigmoid derivative at h": {"layer_gradient_norms": (EARLIER,)},
+    "no activation derivative": {"layer_gradient_norms": (EARLIER,)},
+}
+MISTAKES.update({name: (MISTAKES[name][0], losing) for name, losing in PARTIAL.items()})
