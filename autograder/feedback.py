@@ -24,6 +24,11 @@ th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; 
 .pass { color: #1a7f37; font-weight: 600; } .fail { color: #b42318; font-weight: 600; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; border-radius: 4px; }
 .score { font-size: 1.4rem; }
+.partial { color: #9a6700; font-weight: 600; }
+ul.behaviours { list-style: none; padding-left: 0; margin: 0; }
+li.behaviour { margin: .15rem 0; } li.behaviour ul { margin: .2rem 0 .4rem; }
+.pts { color: #57606a; white-space: nowrap; margin-left: .3rem; }
+.note { margin: .4rem 0 0; padding: .3rem .5rem; background: #fff8c5; border-radius: 4px; }
 """
 
 
@@ -45,16 +50,42 @@ def group_diagnoses(diagnoses, shown_cases=3):
     return out
 
 
+def _diagnosis_list(diagnoses):
+    items = "".join(f"<li>{_e(text)} <small>({_e(cases)})</small></li>"
+                    for text, cases in group_diagnoses(diagnoses))
+    return f"<ul>{items}</ul>" if items else ""
+
+
+def _behaviours(test):
+    """The split of a test's points: one line per behaviour, with what went wrong in it."""
+    behaviours = test.get("behaviours") or []
+    if len(behaviours) <= 1:
+        return _diagnosis_list(test["diagnoses"])
+    several = len({b.get("function") for b in behaviours}) > 1
+    lines = []
+    for b in behaviours:
+        mark = '<span class="pass">&#10003;</span>' if b["passed"] else '<span class="fail">&#10007;</span>'
+        who = f"<code>{_e(b['function'])}</code>: " if several else ""
+        lines.append(f'<li class="behaviour">{mark} {who}{_e(b["name"])} '
+                     f'<span class="pts">{b["points"]:g} / {b["max_points"]:g}</span>'
+                     f'{_diagnosis_list(b["diagnoses"])}</li>')
+    return f'<ul class="behaviours">{"".join(lines)}</ul>'
+
+
 def render(result):
     r = result
     rows = []
     for t in r["tests"]:
-        mark = '<span class="pass">passed</span>' if t["passed"] else '<span class="fail">failed</span>'
-        diag = "".join(f"<li>{_e(text)} <small>({_e(cases)})</small></li>"
-                       for text, cases in group_diagnoses(t["diagnoses"]))
+        if t["passed"]:
+            mark = '<span class="pass">passed</span>'
+        elif t["points"] > 0:
+            mark = '<span class="partial">partly</span>'
+        else:
+            mark = '<span class="fail">failed</span>'
+        notes = "".join(f'<p class="note">{_e(n)}</p>' for n in t.get("notes") or [])
         rows.append(f"<tr><td><code>{_e(', '.join(t['functions']))}</code></td><td>{mark}</td>"
                     f"<td>{t['points']:g} / {t['max_points']:g}</td>"
-                    f"<td>{'<ul>' + diag + '</ul>' if diag else ''}</td></tr>")
+                    f"<td>{_behaviours(t)}{notes}</td></tr>")
     notes = "".join(f"<li>{_e(n)}</li>" for n in r["notes"])
     errors = "".join(f"<li>cell {e['cell'] + 1}: {_e(e['error'])}</li>" for e in r["cell_errors"])
     code = "".join(f"<h3><code>{_e(gid)}</code></h3><pre><code>{_e(src)}</code></pre>"
@@ -72,7 +103,7 @@ def render(result):
 <p class="score">Automatic score: <strong>{r['score']:g} / {r['max_score']:g}</strong></p>
 {manual}
 <h2>Tests</h2>
-<table><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What went wrong</th></tr></thead>
+<table><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What was checked, and what went wrong</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 {'<h2>Notes</h2><ul>' + notes + '</ul>' if notes else ''}
 {'<h2>Errors while running your cells</h2><ul>' + errors + '</ul>' if errors else ''}

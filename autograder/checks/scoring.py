@@ -40,7 +40,10 @@ def score_test(functions, points, outcomes, compile_errors=None):
                 problem = judge(case, outcome, behaviour)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            note = upstream_problem(case, outcome)
+            why = upstream_problem(case, outcome)
+            note = why and (f"{function} works on what {case.upstream.function} gives it, and "
+                            f"{why}: {function} was judged on that instead, and where it is "
+                            f"right for it, it kept its points")
             if note and not problem and note not in notes:
                 notes.append(note)
         share = points * behaviour.points / total
@@ -56,9 +59,7 @@ def score_test(functions, points, outcomes, compile_errors=None):
     earned = sum(b["points"] for b in behaviours)
     return {"functions": list(functions), "points": earned, "max_points": points,
             "passed": all(b["passed"] for b in behaviours), "diagnoses": diagnoses,
-            "behaviours": behaviours,
-            "notes": [f"{n} (your other functions were judged on its output, and "
-                      f"where they are right for it they kept their points)" for n in notes]}
+            "behaviours": behaviours, "notes": notes}
 
 
 def compile_errors(student_code):
