@@ -2,6 +2,21 @@
 SLUG = "02-cross-entropy"
 
 CORRECT = {
+    # Python floats and lists instead of arrays (the statement fixes the shape, not the type);
+    # kl_divergence then subtracts two lists, so it converts them first
+    "floats-and-lists": {
+        "entropy": '''def entropy(p, axis=-1):
+    p = np.asarray(p, dtype=float)
+    terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(axis=axis).tolist()''',
+        "cross_entropy": '''def cross_entropy(p, q, axis=-1):
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log(q), 0.0)
+    return terms.sum(axis=axis).tolist()''',
+        "kl_divergence": '''def kl_divergence(p, q, axis=-1):
+    return (np.asarray(cross_entropy(p, q, axis)) - np.asarray(entropy(p, axis))).tolist()''',
+    },
     "where-and-identity": {
         "entropy": '''def entropy(p, axis=-1):
     p = np.asarray(p, dtype=float)
