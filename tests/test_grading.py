@@ -148,3 +148,109 @@ def test_a_killed_grader_resumes_to_the_same_grades(graded_class, tmp_path):
     assert (ws / "grades.csv").read_text() == (tmp / "ws" / "grades.csv").read_text()
     with open_gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
         assert gb.db.query(SubmittedNotebook).count() == len(expected)
+
+
+# ---------------------------------------------------------------------------- fairness
+
+# Mistakes whose lost points no visible test can warn about, each with the reason. (Empty
+# today: every class of mistake the hidden cases penalise has a visible test that catches it.)
+UNWARNED_ON_PURPOSE = {}
+
+
+def _result(tmp, student, slug):
+    import json
+    return json.loads((tmp / "ws" / "results" / student / f"{slug}.json").read_text())
+
+
+def test_no_points_are_taken_that_no_visible_test_warned_about(graded_class):
+    """Does every test cell on which a known mistake loses points fail visibly for the student?"""
+    tmp, _, _ = graded_class
+    unwarned = {}
+    for slug in release.slugs():
+        for name, cells, _ in classgen.variants(slug):
+            if cells is None or name == "solution":
+                continue
+            lost = {t["test"] for t in _result(tmp, name.replace(" ", "_"), slug)["tests"]
+                    if t["points"] < t["max_points"]}
+            silent = lost - set(_run_visible_tests(slug, cells))
+            if silent and (slug, name) not in UNWARNED_ON_PURPOSE:
+                unwarned[(slug, name)] = sorted(silent)
+    assert not unwarned, f"points taken where every visible test passes: {unwarned}"
+
+
+def test_a_mistake_costs_the_behaviours_it_breaks(graded_class):
+    """Does ddof=1 in the batchnorm forward cost that forward's output and running variance
+    only, with both backward passes, right for the forward they were given, keeping theirs?"""
+    tmp, _, _ = graded_class
+    result = _result(tmp, "mistake-unbiased_variance", "05-batchnorm")
+    tests = {t["test"]: t for t in result["tests"]}
+    forward = tests["test_batchnorm_forward"]
+    lost = {b["name"] for b in forward["behaviours"] if not b["passed"]}
+    assert lost == {"train mode: the output", "train mode: the running variance"}, lost
+    assert 0 < forward["points"] < forward["max_points"] and not forward["passed"]
+    for test in ("test_batchnorm_backward", "test_batchnorm_backward_alt"):
+        assert tests[test]["passed"] and tests[test]["points"] == tests[test]["max_points"]
+        assert any("batchnorm_forward" in n and "biased variance" in n for n in tests[test]["notes"])
+    for t in result["tests"]:     # the record others read: points are the behaviours' sum
+        assert abs(t["points"] - sum(b["points"] for b in t["behaviours"])) < 1e-9
+        assert {(d["case"], d["problem"]) for d in t["diagnoses"]} == \
+            {(d["case"], d["problem"]) for b in t["behaviours"] for d in b["diagnoses"]}
+
+
+def test_a_cell_that_does_not_compile_is_reported_as_a_syntax_error(graded_class):
+    """Is a Python 2 print statement reported with its line, not as an undefined function?"""
+    tmp, _, _ = graded_class
+    result = _result(tmp, "mistake-naive:_a_Python_2_print_statement", "03-backprop")
+    naive = next(t for t in result["tests"] if t["test"] == "test_softmax_loss_naive")
+    text = naive["diagnoses"][0]["diagnosis"]
+    assert "SyntaxError on line" in text and "print(" in text and "not defined" not in text, text
+
+
+def test_the_feedback_page_shows_the_split(graded_class):
+    """Does the page list each behaviour with its points, and say the forward is what is wrong?"""
+    tmp, _, _ = graded_class
+    page = (tmp / "ws" / "feedback" / "mistake-unbiased_variance" / "05-batchnorm" /
+            "05-batchnorm.html").read_text(encoding="utf-8")
+    for text in ("train mode: the output", "0 / 2", "train mode: the running mean", "0.5 / 0.5",
+                 "partly", "was judged on that instead", "dgamma"):
+        assert text in page, text
+
+
+@pytest.mark.parametrize("slug", release.slugs())
+def test_behaviours_split_each_test_cell_exactly(slug):
+    """Do the declared behaviours add up to each test cell's points, and does every case's
+    every output and every input it must leave unchanged belong to some behaviour?"""
+    from autograder import checks
+    for test in load_assignment(slug).tests:
+        plan = [b for f in test.functions for b in checks.find(f).plan]
+        if any(checks.find(f).behaviours for f in test.functions):
+            assert abs(sum(b.points for b in plan) - test.points) < 1e-9, test.grade_id
+        for f in test.functions:
+            check = checks.find(f)
+            names = {b.name for b in check.plan}
+            assert len(names) == len(check.plan), f"{f}: two behaviours share a name"
+            for case in check.cases:
+                covering = [b for b in check.plan if b.covers(case)]
+                assert covering, f"{f}: no behaviour judges the case {case.name!r}"
+                for out in set(case.expect) - set(case.unchanged):
+                    assert any(b.judges(out) for b in covering), f"{f}/{case.name}: {out}"
+                if case.unchanged:
+                    assert any(b.inputs for b in covering), f"{f}/{case.name}: inputs unchecked"
+
+
+def test_the_03_hidden_cases_keep_the_statements_promise():
+    """The statement promises -log(P[y]) after the shift is exact where the correct class is
+    less than 700 below its row's maximum, and that the tests stay there: do they?"""
+    import numpy as np
+    from autograder import checks
+    from autograder.reference import backprop as ref
+    for function in ("softmax_loss_naive", "softmax_loss_vectorized"):
+        for case in checks.find(function).cases:
+            inputs = case.program["inputs"]
+            scores = inputs["X"] @ inputs["W"]
+            gap = scores.max(axis=1) - scores[np.arange(len(inputs["y"])), inputs["y"]]
+            assert gap.max() < 700, (function, case.name, gap.max())
+    for case in checks.find("two_layer_net_loss").cases:
+        params, X, y = (case.program["inputs"][k] for k in ("params", "X", "y"))
+        scores = ref.sigmoid(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+        assert (scores.max(axis=1) - scores[np.arange(len(y)), y]).max() < 700, case.name

@@ -253,6 +253,11 @@ MISTAKES = {
                                   {"softmax_loss_naive"}),
     "naive: penalty missing from the loss": (_naive("    loss = loss / N + reg * np.sum(W * W)", "    loss = loss / N"),
                                              {"softmax_loss_naive"}),
+    # a Python 2 habit: the cell does not compile, so the function is never defined
+    "naive: a Python 2 print statement": (_naive("    loss = loss / N + reg * np.sum(W * W)",
+                                                 '    print "summed loss:", loss\n'
+                                                 "    loss = loss / N + reg * np.sum(W * W)"),
+                                          {"softmax_loss_naive"}),
     "naive: penalty divided by N": (_naive("    loss = loss / N + reg * np.sum(W * W)\n    dW = dW / N + 2 * reg * W",
                                            "    loss = (loss + reg * np.sum(W * W)) / N\n    dW = (dW + 2 * reg * W) / N"),
                                     {"softmax_loss_naive"}),
