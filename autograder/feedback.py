@@ -62,14 +62,19 @@ def _behaviours(test):
     if len(behaviours) <= 1:
         return _diagnosis_list(test["diagnoses"])
     several = len({b.get("function") for b in behaviours}) > 1
+    failing = [b for b in behaviours if not b["passed"]]
+    # the same diagnoses in every failing behaviour (e.g. the function is missing): say it once
+    shared = len(failing) > 1 and all(group_diagnoses(b["diagnoses"]) ==
+                                      group_diagnoses(failing[0]["diagnoses"]) for b in failing)
     lines = []
     for b in behaviours:
         mark = '<span class="pass">&#10003;</span>' if b["passed"] else '<span class="fail">&#10007;</span>'
         who = f"<code>{_e(b['function'])}</code>: " if several else ""
         lines.append(f'<li class="behaviour">{mark} {who}{_e(b["name"])} '
                      f'<span class="pts">{b["points"]:g} / {b["max_points"]:g}</span>'
-                     f'{_diagnosis_list(b["diagnoses"])}</li>')
-    return f'<ul class="behaviours">{"".join(lines)}</ul>'
+                     f'{"" if shared else _diagnosis_list(b["diagnoses"])}</li>')
+    after = _diagnosis_list(failing[0]["diagnoses"]) if shared else ""
+    return f'<ul class="behaviours">{"".join(lines)}</ul>{after}'
 
 
 def render(result):

@@ -40,10 +40,10 @@ def score_test(functions, points, outcomes, compile_errors=None):
                 problem = judge(case, outcome, behaviour)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            why = upstream_problem(case, outcome)
-            note = why and (f"{function} works on what {case.upstream.function} gives it, and "
-                            f"{why}: {function} was judged on that instead, and where it is "
-                            f"right for it, it kept its points")
+            up = case.upstream
+            note = upstream_problem(case, outcome) and (
+                f"Your {up.function} is wrong (see its test), so {function} was judged on what "
+                f"your {up.function} gave it: where it is right for that, it kept its points.")
             if note and not problem and note not in notes:
                 notes.append(note)
         share = points * behaviour.points / total
