@@ -271,10 +271,12 @@ def _judge_on_upstream(case, outputs, names, behaviour, why):
     return None
 
 
-def judge(case, outcome, behaviour=None):
+def judge(case, outcome, behaviour=None, upstream_ok=True):
     """None if the case passed, else the diagnosis in words.
 
     `outcome` is what came back from the sandbox for this case: {"status", "outputs", "error"}.
+    `upstream_ok`: whether a wrong upstream may be judged on (see Upstream); the grader allows
+    it only when that upstream function gets at least one of its behaviours right.
     `behaviour`: judge only what that Behaviour covers of the case (None: all of it).
     """
     status = outcome.get("status")
@@ -295,13 +297,16 @@ def judge(case, outcome, behaviour=None):
     names = [n for n in case.expect if n not in case.unchanged
              and (behaviour is None or behaviour.judges(n))]
     why = upstream_problem(case, outcome)
-    if why:
+    if why and upstream_ok:
         problem = _judge_on_upstream(case, outputs, names, behaviour, why)
         if problem:
             return f"{case.name}: {problem}"
         names = []
     problems = [p for p in (_output_problem(case, behaviour, n, outputs.get(n), case.expect[n])
                             for n in names) if p]
+    if problems and why:
+        return (f"{case.name}: {why}, and gets nothing right, so this function could only be "
+                f"judged against the reference: {problems[0]}")
     if problems:
         mistake = _mistake(case, outputs, names)
         if mistake:

@@ -19,37 +19,68 @@ def _diagnosis(function, case, problem):
             "diagnosis": problem[len(case.name) + 2:], "problem": problem}
 
 
-def score_test(functions, points, outcomes, compile_errors=None):
-    """The record of one test cell: its points, behaviours, diagnoses and notes.
-
-    outcomes: {"<function>/<k>": outcome} from the sandbox; compile_errors: {function: why}
-    for graded functions whose cell does not compile (see `compile_errors`).
-    """
-    plan = [(function, b) for function in functions for b in find(function).plan]
-    total = sum(b.points for _, b in plan) or 1.0
-    behaviours, notes = [], []
-    for function, behaviour in plan:
-        diagnoses = []
+def _judged(function, outcomes, compile_errors, upstream_ok):
+    """[(behaviour, diagnoses, notes)] for one function."""
+    judged = []
+    for behaviour in find(function).plan:
+        diagnoses, notes = [], []
         for k, case in enumerate(find(function).cases):
             if not behaviour.covers(case):
                 continue
             outcome = outcomes.get(f"{function}/{k}", {"status": "skipped", "error": "not run"})
-            if function in (compile_errors or {}) and outcome.get("status") != "ok":
+            if function in compile_errors and outcome.get("status") != "ok":
                 problem = f"{case.name}: {compile_errors[function]}"
             else:
-                problem = judge(case, outcome, behaviour)
+                lenient = bool(case.upstream) and upstream_ok(case.upstream.function)
+                problem = judge(case, outcome, behaviour, lenient)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            up = case.upstream
-            note = upstream_problem(case, outcome) and (
-                f"Your {up.function} is wrong (see its test), so {function} was judged on what "
-                f"your {up.function} gave it: where it is right for that, it kept its points.")
-            if note and not problem and note not in notes:
-                notes.append(note)
+            elif lenient and upstream_problem(case, outcome):
+                up = case.upstream.function
+                note = (f"Your {up} is wrong (see its test), so {function} was judged on what "
+                        f"your {up} gave it: where it is right for that, it kept its points.")
+                notes += [note] if note not in notes else []
+        judged.append((behaviour, diagnoses, notes))
+    # Leaving the inputs alone earns nothing when no result is right (a stub returning zeros).
+    judges_outputs = {b.name: any(b.judges(n) for case in find(function).cases if b.covers(case)
+                                  for n in set(case.expect) - set(case.unchanged))
+                      for b, _, _ in judged}
+    if not any(judges_outputs[b.name] and not d for b, d, _ in judged):
+        for b, diagnoses, _ in judged:
+            if not judges_outputs[b.name] and not diagnoses:
+                text = "no result of this function is right, so leaving its inputs unchanged earns nothing"
+                diagnoses.append({"function": function, "case": "", "diagnosis": text,
+                                  "problem": text})
+    return judged
+
+
+def score_test(functions, points, outcomes, compile_errors=None):
+    """The record of one test cell: its points, behaviours, diagnoses and notes.
+
+    outcomes: {"<function>/<k>": outcome} from the sandbox; compile_errors: {function: why}
+    for graded functions whose cell does not compile (see `compile_errors`). A function graded
+    on another's output is judged on a wrong one only when that other function gets at least
+    one of its behaviours right (judged strictly); otherwise there is nothing to be right for.
+    """
+    compile_errors = compile_errors or {}
+    earns = {}
+
+    def upstream_ok(up):
+        if up not in earns:
+            earns[up] = any(not d for _, d, _ in _judged(up, outcomes, compile_errors,
+                                                          lambda _: False))
+        return earns[up]
+
+    judged = [(f, b, d, n) for f in functions
+              for b, d, n in _judged(f, outcomes, compile_errors, upstream_ok)]
+    total = sum(b.points for _, b, _, _ in judged) or 1.0
+    behaviours, notes = [], []
+    for function, behaviour, diagnoses, found in judged:
         share = points * behaviour.points / total
         behaviours.append({"name": behaviour.name, "function": function,
                            "points": 0.0 if diagnoses else share, "max_points": share,
                            "passed": not diagnoses, "diagnoses": diagnoses})
+        notes += [n for n in found if n not in notes]
     diagnoses, seen = [], set()
     for b in behaviours:                # each failing case once, in the order of the cases
         for d in b["diagnoses"]:

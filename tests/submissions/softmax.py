@@ -41,7 +41,8 @@ DIAG, OFF = "the diagonal, p_i (1 - p_i)", "the off-diagonal entries, -p_i p_j"
 
 # softmax_jacobian calls the student's own softmax: it is judged on what that softmax gives, so
 # a softmax mistake costs the Jacobian nothing, except that a softmax which changes its input
-# also changes the Jacobian's.
+# also changes the Jacobian's, and a softmax that gets nothing right gives it nothing to be
+# right for. A function that gets no result right earns nothing for leaving z unchanged.
 MISTAKES = {
     "no max shift": ({"softmax": '''def softmax(z, axis=-1):
     e = np.exp(z)
@@ -55,7 +56,10 @@ MISTAKES = {
     return e / e.sum(axis=-1, keepdims=True)'''}, {"softmax": (PLAIN,)}),
     "sum-normalisation": ({"softmax": '''def softmax(z, axis=-1):
     z = np.asarray(z, dtype=float) - np.min(z, axis=axis, keepdims=True)
-    return z / z.sum(axis=axis, keepdims=True)'''}, {"softmax": (PLAIN, LARGE)}),
+    return z / z.sum(axis=axis, keepdims=True)'''},
+        # this softmax gets nothing right, so the Jacobian built on it has nothing to be right
+        # for: it is judged against the reference alone
+        {"softmax", "softmax_jacobian"}),
     "modifies input in place": ({"softmax": '''def softmax(z, axis=-1):
     z -= np.max(z, axis=axis, keepdims=True)
     np.exp(z, out=z)
@@ -84,5 +88,5 @@ MISTAKES = {
     return np.diag(p * (1 - p))'''}, {"softmax_jacobian": (OFF,)}),
     "jacobian wrong sign": ({"softmax_jacobian": '''def softmax_jacobian(z):
     p = softmax(z)
-    return np.outer(p, p) - np.diag(p)'''}, {"softmax_jacobian": (DIAG, OFF)}),
+    return np.outer(p, p) - np.diag(p)'''}, {"softmax_jacobian"}),
 }

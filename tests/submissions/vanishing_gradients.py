@@ -168,13 +168,14 @@ MISTAKES = {
 # What each mistake loses, behaviour by behaviour (autograder/checks/vanishing_gradients.py);
 # a mistake not listed here loses every behaviour of its functions. layer_gradient_norms calls
 # the student's own sigmoid_grad and relu_grad: it is judged on what they give, so a mistake
-# in them costs them alone.
+# in them costs them alone (unless they get nothing right).
 MODERATE, HUGE = "moderate inputs", "inputs as large as 1000 (no overflow)"
 AT_ZERO = "inputs with zeros (relu'(0) = 0)"
 EARLIER = "the earlier layers' norms"
 PARTIAL = {
-    "sigmoid grad sigma times 1 minus x": {"sigmoid_grad": (MODERATE, HUGE)},
-    "sigmoid grad x times 1 minus x": {"sigmoid_grad": (MODERATE, HUGE)},
+    # a sigmoid_grad that gets nothing right gives the network nothing to be right for
+    "sigmoid grad sigma times 1 minus x": {"sigmoid_grad": None, "layer_gradient_norms": (EARLIER,)},
+    "sigmoid grad x times 1 minus x": {"sigmoid_grad": None, "layer_gradient_norms": (EARLIER,)},
     "sigmoid from exp of x overflows": {"sigmoid_grad": (HUGE,)},
     "sigmoid grad from exp of minus x overflows": {"sigmoid_grad": (HUGE,)},
     "relu grad is 1 at 0": {"relu_grad": (AT_ZERO,)},
