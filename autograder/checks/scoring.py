@@ -47,10 +47,11 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
                       for b, _, _ in judged}
     if not any(judges_outputs[b.name] and not d for b, d, _ in judged):
         for b, diagnoses, _ in judged:
-            if not judges_outputs[b.name] and not diagnoses:
-                text = "no result of this function is right, so leaving its inputs unchanged earns nothing"
-                diagnoses.append({"function": function, "case": "", "diagnosis": text,
-                                  "problem": text})
+            case = next((c for c in find(function).cases if b.covers(c)), None)
+            if not judges_outputs[b.name] and not diagnoses and case is not None:
+                diagnoses.append(_diagnosis(function, case, f"{case.name}: no result of this "
+                                            "function is right, so leaving its inputs unchanged "
+                                            "earns nothing"))
     return judged
 
 

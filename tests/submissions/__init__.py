@@ -7,6 +7,9 @@ exactly one function.
 
 - CORRECT: {variant: {grade_id: source}}, differently written correct implementations,
   each of which must earn full marks.
-- MISTAKES: {name: (cells, functions)}, a realistic misconception; each function in
-  `functions` must lose its points, every other function must keep them.
+- MISTAKES: {name: (cells, losing)}, a realistic misconception. `losing` is either a set of
+  functions, each of which loses all its points, or {function: behaviours it loses} (the
+  names of checks.Behaviour declared with its hidden cases; None: all of them), for a
+  mistake that costs only what it breaks. Every other function and behaviour keeps its points
+  (classgen.expected_score computes the planted score).
 """
