@@ -83,6 +83,9 @@ class Upstream:
     else the numerical gradient of the student's own upstream, computed in the sandbox and
     returned under `numeric[output name]`, to within `rtol` of its largest entry; or what
     `derive` computes here, in the trusted grader, from the upstream's returned numbers.
+    `plausible`, if given, must hold for the upstream's output (e.g. a batchnorm output whose
+    columns have mean beta), so that a trivial upstream (out = x) with a backward pass made to
+    fit it earns nothing.
     """
     function: str
     output: str
@@ -91,6 +94,7 @@ class Upstream:
     numeric: dict = dataclasses.field(default_factory=dict)
     rtol: float = 1e-5
     derive: object = None               # upstream output -> {name: value a correct one gives}
+    plausible: object = None            # upstream output -> whether it is a real attempt
 
 
 @dataclasses.dataclass
@@ -243,6 +247,16 @@ def upstream_problem(case, outcome):
     return f"your {up.function} is wrong (see its own test)"
 
 
+def plausible_upstream(up, outputs):
+    if up.plausible is None:
+        return True
+    try:
+        with np.errstate(all="ignore"):
+            return bool(up.plausible(outputs.get(up.output)))
+    except (TypeError, ValueError, IndexError, KeyError):
+        return False
+
+
 def _judge_on_upstream(case, outputs, names, behaviour, why):
     """Judge outputs against what a correct function gives on the student's wrong upstream."""
     up = case.upstream
@@ -297,7 +311,7 @@ def judge(case, outcome, behaviour=None, upstream_ok=True):
     names = [n for n in case.expect if n not in case.unchanged
              and (behaviour is None or behaviour.judges(n))]
     why = upstream_problem(case, outcome)
-    if why and upstream_ok:
+    if why and upstream_ok and plausible_upstream(case.upstream, outputs):
         problem = _judge_on_upstream(case, outputs, names, behaviour, why)
         if problem:
             return f"{case.name}: {problem}"
@@ -305,8 +319,9 @@ def judge(case, outcome, behaviour=None, upstream_ok=True):
     problems = [p for p in (_output_problem(case, behaviour, n, outputs.get(n), case.expect[n])
                             for n in names) if p]
     if problems and why:
-        return (f"{case.name}: {why}, and gets nothing right, so this function could only be "
-                f"judged against the reference: {problems[0]}")
+        return (f"{case.name}: {why}, in a way this function cannot be judged on (it gets "
+                f"nothing right, or its output is not what this function expects), so it was "
+                f"judged against the reference alone: {problems[0]}")
     if problems:
         mistake = _mistake(case, outputs, names)
         if mistake:

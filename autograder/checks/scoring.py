@@ -9,7 +9,7 @@ with all the points (all or nothing, as before).
 """
 import ast
 
-from . import find, judge, upstream_problem
+from . import find, judge, plausible_upstream, upstream_problem
 
 MAX_PARSED_CHARS = 200_000       # longer cells are not parsed by the trusted grader
 
@@ -35,7 +35,8 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
                 problem = judge(case, outcome, behaviour, lenient)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            elif lenient and upstream_problem(case, outcome):
+            elif lenient and upstream_problem(case, outcome) and \
+                    plausible_upstream(case.upstream, outcome.get("outputs") or {}):
                 up = case.upstream.function
                 note = (f"Your {up} is wrong (see its test), so {function} was judged on what "
                         f"your {up} gave it: where it is right for that, it kept its points.")

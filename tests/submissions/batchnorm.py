@@ -186,6 +186,15 @@ MISTAKES = {
         "batchnorm_backward": _backward(dx="gamma / std * (dout - dout.mean(axis=0) - x_hat * "
                                            "np.sum(dout * x_hat, axis=0) / (N - 1))")},
         {"batchnorm_forward": (OUT, VAR)}),
+    # a forward that returns x unchanged (its running statistics right) and a backward pass made
+    # to fit it exactly: the output is no normalization, so the backward is judged on the
+    # reference alone and earns nothing
+    "forward returns x, backward fitted to it": ({
+        "batchnorm_forward": _forward().replace("        out = gamma * x_hat + beta\n",
+                                                "        out = x.copy()\n"),
+        "batchnorm_backward": _backward(dx="dout.copy()", dgamma="np.zeros(dout.shape[1])",
+                                        dbeta="np.zeros(dout.shape[1])")},
+        {"batchnorm_forward": (OUT,), "batchnorm_backward": None}),
     "running average weights swapped": ({"batchnorm_forward": _forward(
         RMEAN="(1 - momentum) * running_mean + momentum * mu",
         RVAR="(1 - momentum) * running_var + momentum * var")}, {"batchnorm_forward": (MEAN, VAR)}),
@@ -217,9 +226,10 @@ MISTAKES = {
         "        var = x.var(axis=0)\n        std = np.sqrt(x.var(axis=1, keepdims=True) + eps)\n").replace(
         "        std = np.sqrt(var + eps)\n        x_hat = (x - x.mean", "        x_hat = (x - x.mean")},
         # layer normalization: its cache has no common form with batchnorm's, and the right
-        # backward formula is not the gradient of this forward, so both lose dx
-        {"batchnorm_forward": (OUT,), "batchnorm_backward": ("dx",),
-         "batchnorm_backward_alt": ("dx",)}),
+        # backward formula is not the gradient of this forward, so both lose dx and dgamma
+        # (its columns do not have mean beta, so it is no basis to judge the backward passes on)
+        {"batchnorm_forward": (OUT,), "batchnorm_backward": ("dx", "dgamma"),
+         "batchnorm_backward_alt": ("dx", "dgamma")}),
     "dgamma and dbeta summed over the wrong axis": ({"batchnorm_backward": _backward(
         dgamma="np.sum(dout * x_hat, axis=1)", dbeta="dout.sum(axis=1)")},
         {"batchnorm_backward": ("dgamma", "dbeta")}),
