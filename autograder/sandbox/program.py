@@ -65,7 +65,7 @@ class _OverBudget(Exception):
 def numerical_gradients(fn, step, env):
     """{output name: gradient array or None} for a "numgrad" step (see the module's doc)."""
     h = step.get("h", 1e-5)
-    deadline = time.monotonic() + step.get("budget", 3.0)
+    deadline = time.monotonic() + step.get("budget", 1.0)
     weights = np.asarray(env[step["weights"]], dtype=float)
     names = step.get("args", [])
 
