@@ -320,8 +320,8 @@ def judge(case, outcome, behaviour=None, upstream_ok=True):
                             for n in names) if p]
     if problems and why:
         return (f"{case.name}: {why}, in a way this function cannot be judged on (it gets "
-                f"nothing right, or its output is not what this function expects), so it was "
-                f"judged against the reference alone: {problems[0]}")
+                f"nothing right, or its output is not what this function expects), so its "
+                f"results were compared with the correct ones: {problems[0]}")
     if problems:
         mistake = _mistake(case, outputs, names)
         if mistake:

@@ -110,13 +110,14 @@ def compile_errors(student_code):
         except SyntaxError as exc:
             line = (exc.text or "").strip()
             cause = ""
-            if line.startswith("print ") or line.startswith("print\t"):
-                cause = " (a Python 2 print statement: write print(...) with parentheses)"
-            elif "\t" in source and isinstance(exc, TabError):
-                cause = " (tabs and spaces mixed in the indentation)"
+            if line.startswith(("print ", "print\t", 'print"', "print'")):
+                cause = " This is a Python 2 print statement: write print(...) with parentheses."
+            elif isinstance(exc, TabError):
+                cause = " Indent with spaces only (tabs and spaces are mixed here)."
+            where = f" (`{line[:80]}`)" if line else ""
             errors[gid] = (f"the cell of `{gid}` does not compile, so `{gid}` was never "
-                           f"defined: {type(exc).__name__} on line {exc.lineno}: {exc.msg}"
-                           + (f", at `{line[:80]}`" if line else "") + cause)
+                           f"defined: {type(exc).__name__} on line {exc.lineno}{where}: "
+                           f"{exc.msg}{'' if exc.msg.endswith(('.', '?', '!')) else '.'}{cause}")
         except (ValueError, RecursionError, MemoryError) as exc:
             errors[gid] = f"the cell of `{gid}` could not be parsed: {type(exc).__name__}"
     return errors
