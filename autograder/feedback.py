@@ -50,9 +50,16 @@ def group_diagnoses(diagnoses, shown_cases=3):
     return out
 
 
-def _diagnosis_list(diagnoses):
+def _diagnosis_list(diagnoses, shown=3):
+    """The distinct diagnoses, the first `shown` of them in full (the rest are counted)."""
+    groups = group_diagnoses(diagnoses)
     items = "".join(f"<li>{_e(text)} <small>({_e(cases)})</small></li>"
-                    for text, cases in group_diagnoses(diagnoses))
+                    for text, cases in groups[:shown])
+    if len(groups) > shown:
+        rest = sum(1 for d in diagnoses if d.get("diagnosis", d["problem"]) not in
+                   {text for text, _ in groups[:shown]})
+        items += (f"<li><small>and {rest} more failing case{'s' if rest > 1 else ''} "
+                  f"like these</small></li>")
     return f"<ul>{items}</ul>" if items else ""
 
 
