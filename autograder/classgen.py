@@ -51,29 +51,37 @@ def make_notebook(slug, cells=None, root=ROOT):
     return nb
 
 
-def expected_score(slug, losing, root=ROOT):
-    """The score of a submission that loses exactly what `losing` says, and keeps the rest.
+def expected_points(slug, losing, root=ROOT):
+    """{test grade_id: points} of a submission that loses exactly what `losing` says.
 
     `losing`: functions that lose all their points (a set or list), or {function: behaviour
-    names it loses} (see checks.Behaviour); the other behaviours keep their share.
+    names it loses, or None for all} (see checks.Behaviour); the other behaviours keep their
+    share of their test cell's points.
     """
+    tests = load_assignment(slug, root).tests
     if not isinstance(losing, dict):
         losing = {function: None for function in losing}
-    unknown = set(losing) - {f for t in load_assignment(slug, root).tests for f in t.functions}
+    unknown = set(losing) - {f for t in tests for f in t.functions}
     if unknown:
         raise ValueError(f"{slug}: no graded function named {', '.join(sorted(unknown))}")
-    score = 0.0
-    for test in load_assignment(slug, root).tests:
+    points = {}
+    for test in tests:
         plan = [(f, b) for f in test.functions for b in checks.find(f).plan]
         total = sum(b.points for _, b in plan) or 1.0
-        names = {f: {b.name for b in checks.find(f).plan} for f in test.functions}
-        for function, lost in losing.items():
-            if function in names and lost is not None and not set(lost) <= names[function]:
+        for function in set(losing) & set(test.functions):
+            names = {b.name for b in checks.find(function).plan}
+            if losing[function] is not None and not set(losing[function]) <= names:
                 raise ValueError(f"{function} has no behaviour named "
-                                 f"{', '.join(sorted(set(lost) - names[function]))}")
-        score += sum(test.points * b.points / total for f, b in plan
-                     if f not in losing or (losing[f] is not None and b.name not in losing[f]))
-    return score
+                                 f"{', '.join(sorted(set(losing[function]) - names))}")
+        points[test.grade_id] = sum(
+            test.points * b.points / total for f, b in plan
+            if f not in losing or (losing[f] is not None and b.name not in losing[f]))
+    return points
+
+
+def expected_score(slug, losing, root=ROOT):
+    """The score of a submission that loses exactly what `losing` says (expected_points)."""
+    return sum(expected_points(slug, losing, root).values())
 
 
 def variants(slug, root=ROOT):

@@ -378,14 +378,15 @@ def feedback(tmp_path_factory, serve):
             else c["source"] for c in nb["cells"]
             if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
     return {"url": serve(tmp / "ws" / "feedback"), "code": submitted,
-            "losing": {"mistake": set(losing),
-                       "untouched": set(load_assignment(FEEDBACK_SLUG).functions)}}
+            "points": {"mistake": classgen.expected_points(FEEDBACK_SLUG, losing),
+                       "untouched": classgen.expected_points(
+                           FEEDBACK_SLUG, load_assignment(FEEDBACK_SLUG).functions)}}
 
 
 ROWS = """() => [...document.querySelectorAll("table tbody tr")].map(tr => {
     const td = [...tr.querySelectorAll("td")];
     return {functions: td[0].innerText.trim(), result: td[1].innerText.trim(),
-            points: td[2].innerText.trim(), diagnoses: [...td[3].querySelectorAll("li")].map(li => li.innerText.trim())};
+            points: td[2].innerText.trim(), diagnoses: [...td[3].querySelectorAll("li:not(.behaviour)")].map(li => li.innerText.trim())};
 })"""
 
 CODE = """() => [...document.querySelectorAll("h3")].map(h => {
@@ -418,14 +419,15 @@ def test_feedback_page_in_the_browser(browser, feedback, student):
         page.close()
 
     # Each test, in notebook order, with its points and, when it failed, what went wrong.
-    losing = feedback["losing"][student]
+    # (A mistake may cost part of a test's points: those of the behaviours it breaks.)
     assert [r["functions"] for r in rows] == [", ".join(t.functions) for t in assignment.tests], rows
     for row, test in zip(rows, assignment.tests):
-        passed = not set(test.functions) & losing
-        earned = test.points if passed else 0.0
-        if row["result"] != ("passed" if passed else "failed") or row["points"] != f"{earned:g} / {test.points:g}":
+        earned = feedback["points"][student][test.grade_id]
+        passed = earned == test.points
+        word = "passed" if passed else "partly" if earned > 0 else "failed"
+        if row["result"] != word or row["points"] != f"{earned:g} / {test.points:g}":
             problems.append(f"{row['functions']}: shows {row['result']}, {row['points']}; "
-                            f"expected {'passed' if passed else 'failed'}, {earned:g} / {test.points:g}")
+                            f"expected {word}, {earned:g} / {test.points:g}")
         if passed:
             continue
         if not row["diagnoses"]:
