@@ -254,3 +254,19 @@ def test_the_03_hidden_cases_keep_the_statements_promise():
         params, X, y = (case.program["inputs"][k] for k in ("params", "X", "y"))
         scores = ref.sigmoid(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
         assert (scores.max(axis=1) - scores[np.arange(len(y)), y]).max() < 700, case.name
+
+
+@pytest.mark.parametrize("slug", release.slugs())
+def test_a_visible_test_cell_prints_passed_only_after_all_its_checks(slug):
+    """Is the one print of each visible test cell its last statement (so "passed" never
+    appears above a check that then fails)?"""
+    import ast
+    for kind, gid, source in load_assignment(slug).release_cells:
+        if kind != "test":
+            continue
+        body = ast.parse(source).body
+        prints = [n for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                  if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]
+        assert len(prints) == 1, f"{gid}: {len(prints)} prints"
+        last = body[-1]
+        assert isinstance(last, ast.Expr) and last.value is prints[0], f"{gid}: prints before its end"
