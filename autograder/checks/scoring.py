@@ -28,10 +28,10 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
             if not behaviour.covers(case):
                 continue
             outcome = outcomes.get(f"{function}/{k}", {"status": "skipped", "error": "not run"})
+            lenient = bool(case.upstream) and upstream_ok(case.upstream.function)
             if function in compile_errors and outcome.get("status") != "ok":
                 problem = f"{case.name}: {compile_errors[function]}"
             else:
-                lenient = bool(case.upstream) and upstream_ok(case.upstream.function)
                 problem = judge(case, outcome, behaviour, lenient)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
