@@ -208,3 +208,66 @@ def test_a_raising_cell_fails_the_build(tmp_path):
     proc = strict_build(tmp_path)
     assert proc.returncode != 0, "a page whose cell raises was built without error"
     assert "a cell that raises" in proc.stdout + proc.stderr
+
+
+EQNO = re.compile(r'<div class="math[^"]*" id="equation-([^"]+)">\s*<span class="eqno">\(([^)<]+)\)')
+EQREF = re.compile(r'<a class="reference internal" href="([^"#]*)#equation-([^"]+)">\(([^)<]+)\)</a>')
+
+
+def equation_numbers(site):
+    """{(page, label): number} of every numbered display equation of the site."""
+    return {(page.relative_to(site / "book").as_posix(), label): number
+            for page in sorted((site / "book").glob("*.html"))
+            for label, number in EQNO.findall(page.read_text(encoding="utf-8"))}
+
+
+def numbering_problems(site, slugs):
+    """Equations of chapter N not numbered (N.1), (N.2), ... in order, and {eq} references
+    (on their own page or another) that show another number than the equation they link to."""
+    numbers = equation_numbers(site)
+    problems = []
+    for slug in slugs:
+        chapter = int(slug.split("-")[0])
+        html = (site / "book" / f"{slug}.html").read_text(encoding="utf-8")
+        in_order = [n for _, n in EQNO.findall(html)]
+        expected = [f"{chapter}.{i}" for i in range(1, len(in_order) + 1)]
+        if not in_order:
+            problems.append(f"{slug}: no numbered equations found")
+        elif in_order != expected:
+            problems.append(f"{slug}: equations numbered {in_order[:6]}..., expected {expected[:6]}...")
+    for page in sorted((site / "book").glob("*.html")):
+        for target, label, shown in EQREF.findall(page.read_text(encoding="utf-8")):
+            number = numbers.get((target or page.name, label))
+            if number != shown:
+                problems.append(f"{page.name}: the reference to {label} shows ({shown}), "
+                                f"the equation is ({number})")
+    return problems
+
+
+def _planted_equation(label, number):
+    return (f'<div class="math notranslate nohighlight" id="equation-{label}">\n'
+            f'<span class="eqno">({number})<a class="headerlink" href="#equation-{label}">#</a></span>'
+            f'\\[x\\]</div>')
+
+
+def test_the_numbering_check_can_fail(tmp_path):
+    """Would book-wide numbering, or a reference showing a stale number, be reported?"""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "01-a.html").write_text(
+        _planted_equation("a-one", "1.1") + _planted_equation("a-two", "1.2")
+        + '<a class="reference internal" href="02-b.html#equation-b-one">(2.1)</a>')
+    (tmp_path / "book" / "02-b.html").write_text(
+        _planted_equation("b-one", "3") + '<a class="reference internal" href="#equation-b-one">(3)</a>'
+        + '<a class="reference internal" href="01-a.html#equation-a-two">(1.1)</a>')
+    problems = numbering_problems(tmp_path, ["01-a", "02-b"])
+    assert len(problems) == 3, problems
+    assert "02-b: equations numbered ['3']" in problems[0]
+    assert "reference to b-one shows (2.1), the equation is (3)" in problems[1]
+    assert "reference to a-two shows (1.1), the equation is (1.2)" in problems[2]
+
+
+def test_equations_are_numbered_per_chapter(site):
+    """Is every equation of chapter N numbered (N.1), (N.2), ... in order, and does every
+    {eq} reference, on its own page or another, show the number of the equation it links to?"""
+    problems = numbering_problems(site, CHAPTERS)
+    assert not problems, "\n".join(problems[:20])
