@@ -253,6 +253,74 @@ def page_problems(page):
     return problems
 
 
+# Display equations as rendered: the width of the typeset formula against the room it has.
+# An equation overflows when it is wider than its container (the theme then adds a scroll bar
+# or clips it) or reaches past the content column; `aligned` line breaks are the fix.
+EQUATIONS = """() => [...document.querySelectorAll("mjx-container[display='true']")].map(c => {
+    const column = c.closest("article") || document.body;
+    const math = c.querySelector("mjx-math") || c;
+    const m = math.getBoundingClientRect(), col = column.getBoundingClientRect();
+    const block = c.closest(".math");
+    const label = (block && block.id) || "";
+    return {label: label.replace(/^equation-/, ""),
+            tex: (block ? block.textContent : c.textContent).trim().slice(0, 60),
+            width: Math.round(m.width), room: Math.round(c.clientWidth),
+            scrolls: c.scrollWidth > c.clientWidth + 1,
+            outside: m.right > col.right + 1 || m.left < col.left - 1};
+})"""
+
+
+def equation_problems(page):
+    """Display equations wider than the content column, each with its label and widths."""
+    problems = []
+    for eq in page.evaluate(EQUATIONS):
+        if eq["scrolls"] or eq["outside"] or eq["width"] > eq["room"] + 1:
+            name = eq["label"] or repr(eq["tex"])
+            problems.append(f"equation {name} is {eq['width']} px wide in a column of "
+                            f"{eq['room']} px" + (" (it scrolls)" if eq["scrolls"] else "")
+                            + (" (it reaches outside the content column)" if eq["outside"] else ""))
+    return problems
+
+
+WIDE_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Wide</title>
+<script src="_static/mathjax/tex-chtml.js"></script></head>
+<body><article style="width: 420px"><h1>Equations</h1>
+<div class="math" id="equation-wide">\\[ a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 + a_9 + a_{10}
+ + a_{11} + a_{12} + a_{13} + a_{14} + a_{15} + a_{16} + a_{17} + a_{18} + a_{19} + a_{20} \\]</div>
+<div class="math" id="equation-scrolls" style="overflow-x: auto">\\[ b_1 + b_2 + b_3 + b_4 + b_5
+ + b_6 + b_7 + b_8 + b_9 + b_{10} + b_{11} + b_{12} + b_{13} + b_{14} + b_{15} + b_{16} \\]</div>
+<div class="math" id="equation-narrow">\\[ \\begin{aligned} x &= a_1 + a_2 + a_3 \\\\
+ &= a_4 \\end{aligned} \\]</div></article></body></html>
+"""
+
+
+def test_the_equation_check_catches_a_wide_equation(browser, site, serve, tmp_path):
+    """Would an equation wider than its column be reported, by label, and a narrow one pass?"""
+    (tmp_path / "wide.html").write_text(WIDE_PAGE)
+    (tmp_path / "_static").symlink_to(site / "_static", target_is_directory=True)
+    page, _ = browser.visit(serve(tmp_path) + "wide.html")
+    try:
+        problems = equation_problems(page)
+    finally:
+        page.close()
+    found = "\n".join(problems)
+    assert "equation wide " in found and "equation scrolls " in found, found
+    assert "equation narrow" not in found, found
+
+
+@pytest.mark.parametrize("path", toc_pages())
+def test_equations_fit_the_column(browser, site_url, path):
+    """At a 1280-pixel window, does every display equation fit its content column (no
+    horizontal scroll bar, nothing clipped)?"""
+    page, _ = browser.visit(site_url + path)
+    try:
+        problems = equation_problems(page)
+    finally:
+        page.close()
+    report(path, problems)
+
+
 def report(where, problems):
     assert not problems, f"{where}:\n  " + "\n  ".join(problems)
 
