@@ -213,7 +213,7 @@ def _cached_assignment(slug, plan=None):
 def worker_check(isolate):
     """Runs on every Dask worker before grading: can it grade this course?"""
     from . import release
-    info = {"plans": {s: plan_hash(_cached_assignment(s)) for s in release.slugs()
+    info = {"plans": {s: plan_hash(notebook.load_assignment(s)) for s in release.slugs()
                       if (notebook.ROOT / "exercises" / s / f"{s}.ipynb").is_file()}}
     if isolate:
         import shutil

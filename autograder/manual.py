@@ -84,7 +84,9 @@ th { background: #f6f8fa; }
 .question { white-space: pre-wrap; color: #444; background: #f6f8fa; padding: .6rem .8rem; }
 form.grade { display: grid; grid-template-columns: 8rem 1fr; gap: .5rem 1rem; align-items: start;
              margin: .8rem 0 2rem; }
-textarea { width: 100%; min-height: 5rem; font: inherit; }
+textarea { width: 100%; min-height: 5rem; font: inherit; box-sizing: border-box; }
+input[type=number] { width: 7rem; font: inherit; }
+button { justify-self: start; padding: .35rem 1.4rem; font: inherit; }
 .saved { background: #e6f4ea; padding: .5rem .8rem; border-radius: 4px; }
 .error { background: #fde7e9; padding: .5rem .8rem; border-radius: 4px; }
 nav a { margin-right: 1rem; }
@@ -200,10 +202,13 @@ def grade_page(course, token, student, slug, message=""):
             f"<label for=\"comment-{_e(gid)}\">Comment</label>"
             f"<textarea id=\"comment-{_e(gid)}\" name=\"comment\">{_e(comment or '')}</textarea>"
             f"<span></span><button type=\"submit\">Save</button></form></section>")
+    following = next_ungraded(course, student, slug)
+    nav_next = (f" <a id=\"next\" href=\"/grade?{_e(urllib.parse.urlencode(following))}\">"
+                "Next ungraded notebook</a>" if following else " All written answers are graded.")
     late = record.get("late") or {}
     when = (f"Submitted {_e(late['timestamp'])}" + (" (late)" if late.get("late") else "")
             if late.get("timestamp") else "No submission time (no timestamp.txt).")
-    body = (f"<nav><a href=\"/\">All submissions</a></nav>"
+    body = (f"<nav><a href=\"/\">All submissions</a>{nav_next}</nav>"
             f"<h1>{_e(slug)}: {_e(student)}</h1>{message}"
             f"<p>Status: {_e(record.get('status', ''))}. Automatic score: "
             f"<strong>{record.get('score', 0):g} / {record.get('max_score', 0):g}</strong>. {when}</p>"
@@ -212,6 +217,19 @@ def grade_page(course, token, student, slug, message=""):
               "<th>Result</th><th>Points</th><th>Diagnosis</th></tr></thead><tbody>"
             + tests + "</tbody></table>")
     return _page(f"{slug}: {student}", body)
+
+
+def next_ungraded(course, student, slug):
+    """{student, assignment} of the next notebook (in the index's order) still to grade."""
+    from .gradebook import manual_grades
+    with course.gradebook() as gb:
+        hand = manual_grades(gb)
+    order = sorted(((r["assignment"], r["student_id"]) for r in totals.load_records(course.workspace)
+                    if r.get("status") not in totals.NOTHING_TO_READ))
+    waiting = [(a, s) for a, s in order if (s, a) != (student, slug)
+               and any(g[0] is None for g in hand.get((s, a), {}).values())]
+    later = [k for k in waiting if k > (slug, student)] or waiting
+    return {"student": later[0][1], "assignment": later[0][0]} if later else None
 
 
 def save_grade(course, form):

@@ -68,7 +68,7 @@ COLUMNS = {
     "totals": [("assignment", "Assignment"), ("students", "Students"),
                ("submitted", "Submitted"), ("not_submitted", "Not submitted"),
                ("hand_graded", "Hand-graded"), ("ungraded", "Ungraded"),
-               ("mean_total", "Mean total"), ("max_total", "Max total")],
+               ("mean_total", "Mean total (submitted, fully graded)"), ("max_total", "Max total")],
     "questions": [("assignment", "Assignment"), ("question", "Question"),
                   ("kind", "Graded"), ("max_points", "Points"), ("scored", "Scored"),
                   ("ungraded", "Ungraded"), ("mean", "Mean"),
@@ -316,7 +316,8 @@ def totals_table(rows):
     out = []
     for slug in sorted({r["assignment"] for r in rows}):
         rs = [r for r in rows if r["assignment"] == slug]
-        complete = [r["total"] for r in rs if r["total"] != "ungraded"]
+        complete = [r["total"] for r in rs if r["total"] != "ungraded"
+                    and r["status"] not in ("not_submitted", "missing")]
         out.append({"assignment": slug, "students": len(rs),
                     "submitted": sum(r["status"] not in ("not_submitted", "missing") for r in rs),
                     "not_submitted": sum(r["status"] in ("not_submitted", "missing") for r in rs),
@@ -523,8 +524,10 @@ def render_html(tbl, figures, warnings, n_records, top=TOP):
              "no student code.</p>"]
     for w in warnings:
         parts.append(f"<p class=\"warn\">{_e(w)}</p>")
-    parts.append("<nav>" + "".join(f"<a href=\"#{name}\">{_e(title)}</a>"
-                                   for name, title in TITLES.items()) + "</nav>")
+    order = ["assignments", "totals", "questions", "timing", "absent", "tests", "mistakes",
+             "problems"]
+    parts.append("<nav>" + "".join(f"<a href=\"#{name}\">{_e(TITLES[name])}</a>"
+                                   for name in order) + "</nav>")
 
     parts.append(f"<h2 id=\"assignments\">{_e(TITLES['assignments'])}</h2>")
     parts.append("<p>Automatic scores only; the totals with the written answers follow.</p>")

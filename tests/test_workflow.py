@@ -191,7 +191,20 @@ def test_a_written_answer_graded_in_the_browser_reaches_every_total(course, manu
 
     page_path = report.build_report(course["ws"])
     text = page_path.read_text()
-    assert "ungraded" in text and "1.5" in text
+    questions = {(r["assignment"], r["question"]): r
+                 for r in read_csv(report.build_report(course["ws"], fmt="csv") / "questions.csv")}
+    written = questions[(slug, gid)]
+    assert (written["scored"], written["ungraded"]) == ("1", str(len(LATENESS) - 1))
+    assert written["distribution"] == "1.5: 1"
+    absent = read_csv(course["ws"] / "report" / "absent.csv")
+    assert {(r["student_id"], r["assignment"]) for r in absent} == {("fay", s) for s in SLUGS}
+    timing = {r["assignment"]: r for r in read_csv(course["ws"] / "report" / "timing.csv")}
+    n_late = sum(bool(h and h > 0) for h in LATENESS.values())
+    assert timing[slug]["late"] == str(n_late)
+    assert f"{student}: {ANSWER}" not in text and "sharpens" not in text   # no student text
+    page.goto(page_path.as_uri())
+    page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+    assert not errors and not offsite
 
     out = course["tmp"] / "nbgrader-export.csv"
     proc = subprocess.run([NBGRADER, "export", f"--CourseDirectory.root={course['ws']}",
