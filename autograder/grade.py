@@ -367,7 +367,7 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
     plans = {slug: plan_hash(a) for slug, a in assignments.items()}
     results_dir = workspace / "results"
     release_nbs = {slug: notebook._read_json(notebook.ROOT / "exercises" / slug / f"{slug}.ipynb")
-                   for slug in assignments}
+                   for slug in {s.slug for s in subs}}
 
     def result_path(sub):
         return results_dir / sub.student_id / f"{sub.slug}.json"
@@ -401,8 +401,8 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
             raise GradingError(f"the gradebook {db_url} holds assignments of another course "
                                f"({', '.join(foreign[:5])}); give this course a gradebook of its "
                                "own (another --db or --workspace)")
-        for slug, assignment in assignments.items():
-            prepare(gb, assignment, manual.source_cells(release_nbs[slug]),
+        for slug in sorted({s.slug for s in subs}):     # only what this run grades
+            prepare(gb, assignments[slug], manual.source_cells(release_nbs[slug]),
                     duedate=deadlines.due.get(slug))
         for person in totals.roster_of(workspace):   # nbgrader export lists non-submitters too
             first, _, last = person["name"].partition(" ")

@@ -362,3 +362,20 @@ def test_every_cannot_proceed_case_is_exit_2_with_a_message(course, tmp_path):
     with open(busy / ".grading.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert "another grading run" in refused(ws=busy)
+
+
+def test_nbgrader_generate_feedback_works_on_the_workspace(course, manual_server, tmp_path):
+    """Is the workspace an nbgrader course as far as nbgrader's own feedback step goes
+    (gradebook, source cells, autograded/ notebooks): does it render the hand comment?"""
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(course["ws"], copy)
+    shutil.rmtree(copy / "feedback")
+    proc = subprocess.run([NBGRADER, "generate_feedback", SLUGS[0],
+                           f"--CourseDirectory.root={copy}",
+                           f"--CourseDirectory.db_url=sqlite:///{copy / 'gradebook.db'}"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = (copy / "feedback" / "dee" / SLUGS[0] / f"{SLUGS[0]}.html").read_text()
+    assert "Right idea; say what happens as c -&gt; 0." in page
+    assert "BEGIN HIDDEN TESTS" not in page and "check(" not in page
