@@ -11,6 +11,11 @@ Resuming: each finished submission is saved as WS/results/<student>/<assignment>
 (written atomically, after its gradebook transaction) together with a hash of the submitted
 file and of the grading plan. Running the command again skips what is already graded and
 unchanged, so a killed run finishes where it stopped, with the same grades.
+
+The class's tables (grades.csv, tests.csv) are rebuilt after every run from all the saved
+records, the gradebook's hand scores and the roster (totals.py), so a partial run never
+drops a row; late work is judged from nbgrader's timestamp.txt (late.py); the autograded/
+and feedback/ folders follow nbgrader's course layout (workspace.py).
 """
 import atexit
 import concurrent.futures

@@ -152,7 +152,7 @@ def read_timestamp(folder):
     """The time in nbgrader's timestamp.txt in `folder`, or None (absent or unreadable)."""
     path = Path(folder) / "timestamp.txt"
     try:
-        if not path.is_file() or path.stat().st_size > 200:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 200:
             return None
         return parse_time(path.read_text(encoding="utf-8", errors="replace"), "timestamp")
     except (OSError, LateError):

@@ -379,3 +379,29 @@ def test_nbgrader_generate_feedback_works_on_the_workspace(course, manual_server
     page = (copy / "feedback" / "dee" / SLUGS[0] / f"{SLUGS[0]}.html").read_text()
     assert "Right idea; say what happens as c -&gt; 0." in page
     assert "BEGIN HIDDEN TESTS" not in page and "check(" not in page
+
+
+def test_a_written_question_added_later_gets_a_row_and_old_hand_scores_stay(tmp_path):
+    """When an assignment gains a written question after notebooks were graded, does
+    regrading add its gradebook row (ungraded) and keep the hand score already given?"""
+    import dataclasses
+    from autograder import gradebook, totals
+    slug = SLUGS[0]
+    before = load_assignment(slug)
+    gid = next(iter(before.manual))
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with gradebook.open_gradebook(url) as gb:
+        gradebook.prepare(gb, before)
+        gradebook.record(gb, before, "ada", {t.grade_id: t.points for t in before.tests})
+        gradebook.set_manual(gb, slug, "ada", gid, 1.0, "fine")
+        after = dataclasses.replace(before, manual=dict(before.manual, q_added_later=3.0))
+        gradebook.prepare(gb, after)
+        gradebook.record(gb, after, "ada", {t.grade_id: 0.0 for t in after.tests})
+        hand = gradebook.manual_grades(gb)[("ada", slug)]
+        with pytest.raises(ValueError):
+            gradebook.set_manual(gb, slug, "ada", "q_added_later", 3.5, "")
+    assert hand[gid] == (1.0, before.manual[gid], "fine")
+    assert hand["q_added_later"] == (None, 3.0, None)
+    record = {"student_id": "ada", "assignment": slug, "score": 0.0, "status": "graded",
+              "max_score": after.max_score, "manual_max_score": sum(after.manual.values())}
+    assert totals.submission_row(record, hand)["total"] == "ungraded"
