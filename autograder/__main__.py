@@ -49,7 +49,7 @@ def _progress(total):
         width = 30
         filled = width * state["n"] // max(total, 1)
         sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {state['n']}/{total} "
-                         terminal_text(f"{result['student_id']}/{result['assignment']}")[:40].ljust(40))
+                         + terminal_text(f"{result['student_id']}/{result['assignment']}")[:40].ljust(40))
         sys.stderr.flush()
     return show
 
