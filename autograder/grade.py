@@ -412,7 +412,8 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
         for person in totals.roster_of(workspace):   # nbgrader export lists non-submitters too
             first, _, last = person["name"].partition(" ")
             gb.update_or_create_student(person["student_id"], first_name=first or None,
-                                        last_name=last or None, email=person["email"] or None)
+                                        last_name=last or None, email=person["email"] or None,
+                                        lms_user_id=person["lms_id"] or None)
 
         def save(result, key=None):
             """Gradebook first, then the record: a killed run redoes at most this one."""
@@ -507,6 +508,6 @@ def print_summary(summary, stream=sys.stdout):
         print(f"{ungraded} notebooks have written answers to grade by hand "
               "(python -m autograder manual --workspace WS)", file=stream)
     if absent:
-        print(f"{absent} roster entries submitted nothing", file=stream)
+        print(f"{absent} notebooks of roster students were not submitted", file=stream)
     for w in summary["warnings"]:
         print(f"warning: {terminal_text(w)}", file=stream)

@@ -164,17 +164,24 @@ def set_manual(gb, slug, student_id, grade_id, score, comment):
 
 
 def manual_grades(gb):
-    """{(student_id, slug): {grade_id: (score or None, max_score, comment)}} for written answers."""
+    """{(student_id, slug): {grade_id: (score or None, max_score, comment)}} for written answers.
+
+    Two queries for the whole gradebook (the manual page calls this on every save)."""
+    Grade, GradeCell, Comment = api.Grade, api.GradeCell, api.Comment
+    SubNb, SubA, Assignment = api.SubmittedNotebook, api.SubmittedAssignment, api.Assignment
+    grades = (gb.db.query(SubA.student_id, Assignment.name, GradeCell.name, Grade.manual_score,
+                          GradeCell.max_score, SubNb.id)
+              .join(GradeCell, Grade.cell_id == GradeCell.id)
+              .join(SubNb, Grade.notebook_id == SubNb.id)
+              .join(SubA, SubNb.assignment_id == SubA.id)
+              .join(Assignment, SubA.assignment_id == Assignment.id)
+              .filter(GradeCell.cell_type == "markdown").all())
+    comments = {(nb_id, name): text for nb_id, name, text in
+                gb.db.query(Comment.notebook_id, api.BaseCell.name, Comment.manual_comment)
+                .join(api.BaseCell, Comment.cell_id == api.BaseCell.id).all()}
     out = {}
-    for assignment in gb.assignments:
-        for notebook in assignment.notebooks:
-            for sub in notebook.submissions:
-                comments = {c.cell.name: c.manual_comment for c in sub.comments}
-                entry = out.setdefault((sub.student.id, assignment.name), {})
-                for grade in sub.grades:
-                    if grade.cell.cell_type == "markdown":
-                        entry[grade.cell.name] = (grade.manual_score, grade.max_score,
-                                                  comments.get(grade.cell.name))
+    for student, slug, gid, score, max_score, nb_id in grades:
+        out.setdefault((student, slug), {})[gid] = (score, max_score, comments.get((nb_id, gid)))
     return out
 
 

@@ -12,6 +12,7 @@ into a SameSite=Strict cookie; every form carries the token too and every POST m
 from this origin. Everything a student wrote is HTML-escaped, and the page's
 Content-Security-Policy allows no script at all.
 """
+import contextlib
 import html
 import http.server
 import ipaddress
@@ -120,15 +121,30 @@ class Course:
         self.db_url = db_url or f"sqlite:///{self.workspace / 'gradebook.db'}"
         self.releases = {}
         self._root, self._read = ROOT, _read_json
+        self._gb = None
 
     def release(self, slug):
         if slug not in self.releases:
             self.releases[slug] = self._read(self._root / "exercises" / slug / f"{slug}.ipynb")
         return self.releases[slug]
 
+    @contextlib.contextmanager
     def gradebook(self):
-        from .gradebook import open_gradebook
-        return open_gradebook(self.db_url)
+        """The gradebook, opened once; every use ends its transaction, so a grading run
+        writing at the same time is never blocked by this page."""
+        if self._gb is None:
+            from .gradebook import open_gradebook
+            self._gb = open_gradebook(self.db_url)
+        try:
+            yield self._gb
+            self._gb.db.commit()
+        except BaseException:
+            self._gb.db.rollback()
+            raise
+
+    def close(self):
+        if self._gb is not None:
+            self._gb.close()
 
     def record(self, student, slug):
         records = {(r["student_id"], r["assignment"]): r
@@ -363,5 +379,6 @@ def serve(workspace, db_url=None, port=0, stream=sys.stdout):
         pass
     finally:
         server.server_close()
+        course.close()
     return 0
 
