@@ -349,7 +349,8 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
         wsp.check_foreign(workspace, known)
     except wsp.WorkspaceError as exc:
         raise GradingError(str(exc)) from None
-    subs, warnings = discover(submitted, assignments)
+    subs, warnings = discover(submitted, set(known))   # other assignments: chosen out, not foreign
+    subs = [s for s in subs if s.slug in assignments]
     if students:
         subs = [s for s in subs if s.student_id in set(students)]
     if not subs:
@@ -444,6 +445,8 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
             if progress:
                 progress(result)
 
+        # never start more sandboxes than there are notebooks to grade (a one-student regrade)
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
         grader = (DaskGrader(scheduler, limits, isolate, scheduler_file=scheduler_file,
                              plans=plans) if (scheduler or scheduler_file)
                   else LocalGrader(workers, limits, isolate))
