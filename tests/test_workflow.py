@@ -243,7 +243,7 @@ def test_the_page_refuses_requests_without_its_token_or_from_elsewhere(manual_se
 
 # ----------------------------------------------------------------------------- handing back
 
-def test_release_feedback_and_archives_hand_back_every_page(course, manual_server):
+def test_release_feedback_and_archives_hand_back_every_page(course):
     """Does `nbgrader release_feedback` deliver the project's feedback pages, named by the
     submission secret, and does --archive make one zip per student?"""
     ws = course["ws"]
@@ -281,7 +281,7 @@ def export(ws, to, *extra):
         return list(csv.reader(f)), proc.stdout
 
 
-def test_canvas_and_moodle_exports_parse_back_to_the_totals(course, manual_server):
+def test_canvas_and_moodle_exports_parse_back_to_the_totals(course):
     """Do the Canvas and Moodle files hold every roster student with the grades.csv total
     (blank while a hand grade is pending), and are missing and extra students reported?"""
     rows = grades(course["ws"])
@@ -309,11 +309,17 @@ def test_canvas_and_moodle_exports_parse_back_to_the_totals(course, manual_serve
 
 # ----------------------------------------------------------------------------- regrading
 
-def test_regrading_one_student_keeps_every_row_and_the_hand_scores(course, manual_server):
+def test_regrading_one_student_keeps_every_row_and_the_hand_scores(course):
     """After a hand score, does regrading one student (--student, --force) or one
     --assignment keep every other row and the hand score?"""
-    ws, before = course["ws"], grades(course["ws"])
-    assert before[("dee", SLUGS[0])]["manual_score"] == "1.5"
+    from autograder import gradebook, totals
+    ws, slug = course["ws"], SLUGS[1]
+    with gradebook.open_gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
+        gradebook.set_manual(gb, slug, "dee", next(iter(load_assignment(slug).manual)), 2.0,
+                             "a hand score given before the regrade")
+        totals.refresh(ws, gb)
+    before = grades(ws)
+    assert before[("dee", slug)]["manual_score"] == "2"
     run_grade(course["tmp"] / "submitted", ws, "--student", "dee", "--force")
     after = grades(ws)
     assert after == before
@@ -364,13 +370,17 @@ def test_every_cannot_proceed_case_is_exit_2_with_a_message(course, tmp_path):
         assert "another grading run" in refused(ws=busy)
 
 
-def test_nbgrader_generate_feedback_works_on_the_workspace(course, manual_server, tmp_path):
+def test_nbgrader_generate_feedback_works_on_the_workspace(course, tmp_path):
     """Is the workspace an nbgrader course as far as nbgrader's own feedback step goes
     (gradebook, source cells, autograded/ notebooks): does it render the hand comment?"""
     import shutil
     copy = tmp_path / "copy"
     shutil.copytree(course["ws"], copy)
     shutil.rmtree(copy / "feedback")
+    from autograder import gradebook
+    with gradebook.open_gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
+        gradebook.set_manual(gb, SLUGS[0], "dee", next(iter(load_assignment(SLUGS[0]).manual)),
+                             1.5, "Right idea; say what happens as c -> 0.")
     proc = subprocess.run([NBGRADER, "generate_feedback", SLUGS[0],
                            f"--CourseDirectory.root={copy}",
                            f"--CourseDirectory.db_url=sqlite:///{copy / 'gradebook.db'}"],
