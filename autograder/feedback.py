@@ -64,7 +64,8 @@ def _hand_section(r, manual):
     if late.get("late"):
         hours = late.get("seconds_late", 0) / 3600
         parts.append(f"<p>Submitted {hours:.1f} hours after the due date"
-                     + (f": {late['penalty']:g} points are taken off the total." if late.get("penalty")
+                     + (f": {late['penalty']:g} point{'' if late['penalty'] == 1 else 's'} "
+                                 "taken off the total." if late.get("penalty")
                         else ".") + "</p>")
     if manual and all(score is not None for score, _, _ in manual.values()):
         total = max(0.0, r["score"] + sum(s for s, _, _ in manual.values())

@@ -169,7 +169,8 @@ def index_page(course, token):
         rows.append(f"<tr><td>{_e(r['assignment'])}</td><td><a href=\"{_e(link)}\">"
                     f"{_e(r['student_id'])}</a></td><td>{_e(r.get('status', ''))}</td>"
                     f"<td>{r.get('score', 0):g} / {r.get('max_score', 0):g}</td>"
-                    f"{_hand_cell(grades)}</tr>")
+                    + ("<td>nothing to grade</td>" if r.get("status") in totals.NOTHING_TO_READ
+                       else _hand_cell(grades)) + "</tr>")
     body = (f"<h1>Written answers to grade by hand</h1><p>{todo} notebooks still have an "
             "ungraded written answer. Scores and comments are stored in the gradebook; "
             "grades.csv and the student's feedback page are updated on every save.</p>"
