@@ -208,7 +208,7 @@ def parser():
                    help="none (default), per_hour:P or per_day:P, with an optional :cap=C")
     g.add_argument("--roster", default=None, metavar="FILE",
                    help="CSV of the class (student_id, lms_id, name, email, section); copied "
-                        "to WS/roster.csv; students who submitted nothing get a row")
+                        "to WS/roster.json; students who submitted nothing get a row")
     grading_options(g)
     g.set_defaults(func=cmd_grade)
 
@@ -239,7 +239,7 @@ def parser():
     e.add_argument("--workspace", required=True)
     e.add_argument("--to", choices=("canvas", "moodle", "csv"), required=True)
     e.add_argument("--roster", default=None,
-                   help="CSV mapping student_id to lms_id (default: WS/roster.csv)")
+                   help="CSV mapping student_id to lms_id (default: the roster grade --roster kept)")
     e.add_argument("--out", default=None, help="file to write (default: WS/export-<to>.csv)")
     db_option(e)
     e.set_defaults(func=cmd_export)

@@ -32,7 +32,8 @@ import uuid
 from pathlib import Path
 
 from . import checks, feedback, late, manual, notebook, totals, workspace as wsp
-from .gradebook import GradebookError, foreign_assignments, open_gradebook, prepare, record
+from .gradebook import (GradebookError, foreign_assignments, manual_grades, open_gradebook,
+                        prepare, record)
 from .isolation import Limits, Sandbox
 
 RESULT_VERSION = 2
@@ -459,7 +460,7 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
                             if result["late"]["timestamp"] else None)
             wsp.write_autograded(workspace, release_nbs[sub.slug], result)
         rows = totals.refresh(workspace, gb)
-        hand = manual_grades_of(gb)
+        hand = manual_grades(gb)
     for result in this_run:
         feedback.write_page(workspace, result, hand.get((result["student_id"],
                                                          result["assignment"])))
@@ -473,27 +474,8 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
 
 
 def _save_roster(workspace, roster):
-    import io
-    from .safety import SafeWriter
-    buffer = io.StringIO()
-    w = SafeWriter(buffer)
-    keys = ["student_id", "lms_id", "name", "email", "section"]
-    w.writerow(keys)
-    for person in roster:
-        w.writerow([person.get(k, "") for k in keys])
-    _atomic_write(workspace / "roster.csv", buffer.getvalue())
-
-
-def manual_grades_of(gb):
-    from .gradebook import manual_grades
-    return manual_grades(gb)
-
-
-def write_tables(workspace, results):
-    """grades.csv and tests.csv for `results` alone (no gradebook: every written answer
-    ungraded). The grade command writes the cumulative tables with totals.refresh."""
-    totals.write_grades(workspace, totals.class_rows(results, {}, totals.roster_of(workspace)))
-    totals.write_tests(workspace, results)
+    """The roster as JSON (WS/roster.json): kept exactly, ids starting with - or = included."""
+    _atomic_write(workspace / "roster.json", json.dumps(roster, indent=1, ensure_ascii=False))
 
 
 def print_summary(summary, stream=sys.stdout):

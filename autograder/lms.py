@@ -1,6 +1,6 @@
 """Grades an LMS imports: `python -m autograder export --workspace WS --to canvas|moodle|csv`.
 
-The roster (a CSV the instructor keeps; WS/roster.csv by default) maps this course's
+The roster (a CSV the instructor keeps; by default the one `grade --roster` kept) maps this course's
 student ids (the folder names in nbgrader's layout) to the LMS's:
 
     student_id,lms_id,name,email,section
@@ -42,15 +42,14 @@ def _cell(value):
 
 
 def export(workspace, fmt, out, roster=None, db_url=None):
-    """Write the export; returns an ExportReport. roster: a path (default WS/roster.csv)."""
+    """Write the export; returns an ExportReport. roster: a CSV path (default: the roster `grade --roster` kept)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     workspace = Path(workspace)
-    roster_path = Path(roster) if roster else workspace / "roster.csv"
-    people = totals.load_roster(roster_path) if (roster or roster_path.is_file()) else []
+    people = totals.load_roster(roster) if roster else totals.roster_of(workspace)
     if fmt != "csv" and not people:
         raise totals.RosterError(f"the {fmt} export needs a roster mapping student ids to LMS "
-                                 f"ids: --roster FILE (or {workspace / 'roster.csv'})")
+                                 "ids: --roster FILE (or grade with --roster FILE once)")
     from .gradebook import manual_grades, open_gradebook
     with open_gradebook(db_url or f"sqlite:///{workspace.resolve() / 'gradebook.db'}") as book:
         hand = manual_grades(book)

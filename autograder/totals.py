@@ -2,8 +2,8 @@
 
 It is built from the saved result records (WS/results/, the automatic part and the late
 judgement of every notebook ever graded into the workspace), the gradebook (the hand scores
-of the written answers) and the roster (WS/roster.csv: students who submitted nothing get a
-row too). So grading one student, or one `--assignment`, never drops anyone's row.
+of the written answers) and the roster (WS/roster.json, kept by `grade --roster FILE`: students who submitted
+nothing get a row too). So grading one student, or one `--assignment`, never drops anyone's row.
 
 A written answer not yet graded by hand is "ungraded", never 0: its row's `manual_score`
 and `total` say "ungraded" until every written answer of the notebook has a hand score.
@@ -158,8 +158,15 @@ def write_tests(workspace, records):
 
 
 def roster_of(workspace):
-    path = Path(workspace) / "roster.csv"
-    return load_roster(path) if path.is_file() else []
+    """The roster `grade --roster` kept in WS/roster.json ([] if none)."""
+    path = Path(workspace) / "roster.json"
+    if not path.is_file():
+        return []
+    try:
+        people = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RosterError(f"{path} is damaged ({exc}); run grade again with --roster FILE") from None
+    return [p for p in people if isinstance(p, dict) and p.get("student_id")]
 
 
 def refresh(workspace, gb):

@@ -7,7 +7,7 @@
                                       timestamp.txt and submission_secret.txt
     WS/feedback/<student>/<slug>/     the feedback page, timestamp.txt, submission_secret.txt
                                       (what `nbgrader release_feedback` reads)
-    WS/roster.csv, WS/deadlines.json  the class list and the due dates, kept for later runs
+    WS/roster.json, WS/deadlines.json  the class list and the due dates, kept for later runs
 
 A workspace belongs to one course: a folder that is an nbgrader course root, or whose
 gradebook or results hold assignments of another course, is refused rather than merged.
