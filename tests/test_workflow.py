@@ -162,6 +162,8 @@ def test_a_written_answer_graded_in_the_browser_reaches_every_total(course, manu
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(manual_server["url"])
     assert page.locator("#submissions").count() == 1
+    assert page.locator("#submissions a", has_text="cy<b>").count() == len(SLUGS)   # as text
+    assert page.locator("#submissions b").count() == 0
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "manual-index.png"), full_page=True)
     slug, student = SLUGS[0], "dee"
