@@ -84,7 +84,38 @@ def _behaviours(test):
     return f'<ul class="behaviours">{"".join(lines)}</ul>{after}'
 
 
-def render(result):
+def _hand_section(r, manual):
+    """The written answers' hand scores and comments, and the late penalty, if any."""
+    parts = []
+    if r["manual_max_score"]:
+        if not manual or any(score is None for score, _, _ in manual.values()):
+            parts.append(f"<p>Written answers ({r['manual_max_score']:g} points) are graded by "
+                         "hand and have not all been graded yet.</p>")
+        rows = "".join(
+            f"<tr><td><code>{_e(gid)}</code></td><td>"
+            + ("not graded yet" if score is None else f"{score:g} / {top:g}")
+            + f"</td><td>{_e(comment or '')}</td></tr>"
+            for gid, (score, top, comment) in sorted((manual or {}).items()))
+        if rows:
+            parts.append("<h2>Written answers</h2><table><thead><tr><th>Answer</th><th>Points</th>"
+                         f"<th>Comment</th></tr></thead><tbody>{rows}</tbody></table>")
+    late = r.get("late") or {}
+    if late.get("late"):
+        hours = late.get("seconds_late", 0) / 3600
+        parts.append(f"<p>Submitted {hours:.1f} hours after the due date"
+                     + (f": {late['penalty']:g} point{'' if late['penalty'] == 1 else 's'} "
+                                 "taken off the total." if late.get("penalty")
+                        else ".") + "</p>")
+    if manual and all(score is not None for score, _, _ in manual.values()):
+        total = max(0.0, r["score"] + sum(s for s, _, _ in manual.values())
+                    - (late.get("penalty") or 0.0))
+        parts.append(f"<p class=\"score\">Total: <strong>{total:g} / "
+                     f"{r['max_score'] + r['manual_max_score']:g}</strong></p>")
+    return "\n".join(parts)
+
+
+def render(result, manual=None):
+    """The page for one result record; manual: {grade_id: (score or None, max, comment)}."""
     r = result
     rows = []
     for t in r["tests"]:
@@ -102,8 +133,7 @@ def render(result):
     errors = "".join(f"<li>cell {e['cell'] + 1}: {_e(e['error'])}</li>" for e in r["cell_errors"])
     code = "".join(f"<h3><code>{_e(gid)}</code></h3><pre><code>{_e(src)}</code></pre>"
                    for gid, src in r["student_code"])
-    manual = (f"<p>Written answers ({r['manual_max_score']:g} points) are graded by hand and "
-              f"are not included in this score.</p>" if r["manual_max_score"] else "")
+    hand = _hand_section(r, manual)
     output = (f"<h2>What your notebook printed</h2><pre>{_e(r['output'])}</pre>"
               if r["output"].strip() else "")
     return f"""<!DOCTYPE html>
@@ -113,7 +143,7 @@ def render(result):
 <h1>Feedback on {_e(r['assignment'])}</h1>
 <p>Student: <strong>{_e(r['student_id'])}</strong>. {_e(STATUS_TEXT.get(r['status'], r['status']))}</p>
 <p class="score">Automatic score: <strong>{r['score']:g} / {r['max_score']:g}</strong></p>
-{manual}
+{hand}
 <h2>Tests</h2>
 <table><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What was checked, and what went wrong</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
@@ -126,9 +156,9 @@ def render(result):
 """
 
 
-def write_page(workspace, result):
+def write_page(workspace, result, manual=None):
     path = Path(workspace) / "feedback" / result["student_id"] / result["assignment"] / \
         f"{result['assignment']}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result), encoding="utf-8")
+    path.write_text(render(result, manual), encoding="utf-8")
     return path

@@ -11,10 +11,14 @@ Resuming: each finished submission is saved as WS/results/<student>/<assignment>
 (written atomically, after its gradebook transaction) together with a hash of the submitted
 file and of the grading plan. Running the command again skips what is already graded and
 unchanged, so a killed run finishes where it stopped, with the same grades.
+
+The class's tables (grades.csv, tests.csv) are rebuilt after every run from all the saved
+records, the gradebook's hand scores and the roster (totals.py), so a partial run never
+drops a row; late work is judged from nbgrader's timestamp.txt (late.py); the autograded/
+and feedback/ folders follow nbgrader's course layout (workspace.py).
 """
 import atexit
 import concurrent.futures
-import csv
 import dataclasses
 import functools
 import hashlib
@@ -27,9 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-from . import checks, feedback, notebook
+from . import checks, feedback, late, manual, notebook, totals, workspace as wsp
 from .checks import scoring
-from .gradebook import open_gradebook, prepare, record
+from .gradebook import (GradebookError, foreign_assignments, manual_grades, open_gradebook,
+                        prepare, record)
 from .isolation import Limits, Sandbox
 
 RESULT_VERSION = 3
@@ -161,85 +166,217 @@ class LocalGrader:
 _worker_state = threading.local()
 
 
-def grade_on_worker(slug, student_id, filename, data, limits, isolate):
-    """Runs on a Dask worker: one sandbox per worker thread, started on first use."""
+class StalePlan(RuntimeError):
+    """A worker's copy of the course grades differently from the coordinator's."""
+
+
+def grade_on_worker(slug, plan, student_id, filename, data, limits, isolate):
+    """Runs on a Dask worker: one sandbox per worker thread, started on first use.
+
+    `plan` is the coordinator's plan hash: a worker whose cached plan differs reloads the
+    assignment from its disk, and refuses (StalePlan) if its files still grade differently,
+    so a long-running cluster can never grade with an old plan.
+    """
+    assignment = _cached_assignment(slug, plan)
     sandbox = getattr(_worker_state, "sandbox", None)
     if sandbox is None:
         sandbox = _worker_state.sandbox = Sandbox(Limits(**limits), isolate)
         atexit.register(sandbox.close)
-    assignment = _cached_assignment(slug)
     sub = Submission(student_id, slug, Path(filename), data)
-    return judge_submission(assignment, sub, sandbox)
+    result = judge_submission(assignment, sub, sandbox)
+    result["plan"] = plan
+    return result
 
 
-@functools.lru_cache(maxsize=None)
-def _cached_assignment(slug):
-    return notebook.load_assignment(slug)
+_plans = {}
+_plans_lock = threading.Lock()
+
+
+def _cached_assignment(slug, plan=None):
+    """The assignment's grading plan, loaded once per process and reloaded when `plan` differs."""
+    with _plans_lock:
+        cached = _plans.get(slug)
+        if cached is None or (plan is not None and plan_hash(cached) != plan):
+            cached = _plans[slug] = notebook.load_assignment(slug)
+        if plan is not None and plan_hash(cached) != plan:
+            raise StalePlan(f"this worker's copy of {slug} grades with plan {plan_hash(cached)}, "
+                            f"the coordinator's with {plan}: update the course files on the "
+                            "worker (git pull) or restart it from the same checkout")
+        return cached
+
+
+def worker_check(isolate):
+    """Runs on every Dask worker before grading: can it grade this course?"""
+    from . import release
+    info = {"plans": {s: plan_hash(notebook.load_assignment(s)) for s in release.slugs()
+                      if (notebook.ROOT / "exercises" / s / f"{s}.ipynb").is_file()}}
+    if isolate:
+        import shutil
+        info["sandbox"] = shutil.which("bwrap") or ""
+    return info
 
 
 class DaskGrader:
     """Sends the same work to a Dask distributed cluster; results come back as plain data."""
 
-    def __init__(self, scheduler, limits=Limits(), isolate=True):
+    def __init__(self, scheduler=None, limits=Limits(), isolate=True, scheduler_file=None,
+                 plans=None, connect_seconds=20):
         self.scheduler = scheduler
+        self.scheduler_file = scheduler_file
         self.limits = limits
         self.isolate = isolate
+        self.plans = plans or {}
+        self.connect_seconds = connect_seconds
 
-    def grade(self, items, on_result):
+    def _connect(self):
         try:
-            from distributed import Client, as_completed
+            from distributed import Client
         except ImportError:
             raise GradingError("--scheduler needs the `distributed` package") from None
+        where = self.scheduler or f"the scheduler file {self.scheduler_file}"
+        if self.scheduler_file and not Path(self.scheduler_file).is_file():
+            raise GradingError(f"the scheduler file {self.scheduler_file} does not exist; start "
+                               "the scheduler with `dask scheduler --scheduler-file FILE` first")
+        if self.scheduler and not str(self.scheduler).startswith(("tcp://", "tls://", "inproc://",
+                                                                   "ucx://", "ws://", "wss://")):
+            hint = (f"; to read a scheduler file use --scheduler-file {self.scheduler}"
+                    if str(self.scheduler).endswith(".json") else "")
+            raise GradingError(f"--scheduler {self.scheduler!r} is not a scheduler address such "
+                               f"as tcp://HOST:8786{hint}")
         try:
-            client = Client(self.scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise GradingError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            if self.scheduler_file:
+                client = Client(scheduler_file=str(self.scheduler_file),
+                                timeout=f"{self.connect_seconds}s")
+            else:
+                client = Client(self.scheduler, timeout=f"{self.connect_seconds}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise GradingError(f"cannot reach the Dask scheduler at {where}: {exc}; check that "
+                               "it is running and the address is right") from None
+        return client
+
+    def _check_workers(self, client):
+        try:
+            client.wait_for_workers(1, timeout=self.connect_seconds)
+        except (TimeoutError, OSError):
+            client.close()
+            raise GradingError(f"the Dask scheduler has no workers after {self.connect_seconds} s; "
+                               "start some with `dask worker ADDRESS` from the course checkout"
+                               ) from None
+        replies = client.run(worker_check, self.isolate, on_error="return")
+        problems = []
+        for address, info in sorted(replies.items()):
+            if isinstance(info, BaseException):
+                problems.append(f"{address} cannot import the course ({type(info).__name__}: "
+                                f"{info}); start it from the course checkout (PYTHONPATH)")
+                continue
+            if self.isolate and not info.get("sandbox"):
+                problems.append(f"{address} has no bubblewrap (bwrap); install it there")
+            differ = sorted(s for s, h in self.plans.items() if info["plans"].get(s) not in (None, h)
+                            or s not in info["plans"])
+            if differ:
+                problems.append(f"{address} grades {', '.join(differ)} differently (other course "
+                                "files); update its checkout")
+        if problems:
+            client.close()
+            raise GradingError("the Dask workers cannot grade this course:\n  "
+                               + "\n  ".join(problems))
+
+    def grade(self, items, on_result):
+        from distributed import as_completed
+        client = self._connect()
+        self._check_workers(client)
         with client:
-            futures = [client.submit(grade_on_worker, a.slug, s.student_id, s.path.name, s.data,
+            futures = [client.submit(grade_on_worker, a.slug, self.plans.get(a.slug) or plan_hash(a),
+                                     s.student_id, s.path.name, s.data,
                                      dataclasses.asdict(self.limits), self.isolate, pure=False,
                                      key=f"grade-{s.student_id}-{s.slug}-{uuid.uuid4().hex[:8]}")
                        for a, s in items]
             for future in as_completed(futures):
-                on_result(future.result())
+                try:
+                    result = future.result()
+                except StalePlan as exc:
+                    raise GradingError(f"a Dask worker refused to grade: {exc}") from None
+                on_result(result)
 
 
 def _atomic_write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    wsp.atomic_write(path, text)
+
+
+def course_slugs():
+    """The assignments this course can grade: a source notebook and a released one."""
+    return [s for s in checks.MODULES
+            if (notebook.ROOT / "solutions" / s / f"{s}.ipynb").is_file()]
 
 
 def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits(),
-                isolate=True, slugs=None, progress=None, scheduler=None):
-    """Grade everything in `submitted` into `workspace`; returns a summary dict."""
+                isolate=True, slugs=None, progress=None, scheduler=None, scheduler_file=None,
+                deadlines=None, students=None, force=False, roster=None):
+    """Grade everything in `submitted` into `workspace`; returns a summary dict.
+
+    students: grade only these student ids (a regrade of one student); force: regrade even
+    what is unchanged. deadlines: a late.Deadlines (None: no due dates). Every other row of
+    the workspace's tables is kept, and hand scores in the gradebook are never touched.
+    """
     started = time.monotonic()
     workspace = Path(workspace).resolve()
     submitted = Path(submitted).resolve()
     if workspace == submitted or submitted in workspace.parents:
         raise GradingError("the workspace must not be inside the submissions folder")
-    slugs = slugs or [s for s in checks.MODULES
-                      if (notebook.ROOT / "solutions" / s / f"{s}.ipynb").is_file()]
+    known = course_slugs()
+    unknown = sorted(set(slugs or []) - set(known))
+    if unknown:
+        raise GradingError(f"unknown assignment {', '.join(unknown)}; the course's assignments "
+                           f"are {', '.join(known)}")
+    slugs = slugs or known
     try:
         assignments = {slug: notebook.load_assignment(slug) for slug in slugs}
     except FileNotFoundError as exc:
         raise GradingError(f"an assignment's notebook is missing ({exc.filename}); "
                            "run `python -m autograder release` first") from None
-    subs, warnings = discover(submitted, assignments)
+    deadlines = deadlines or late.Deadlines()
+    try:
+        wsp.check_foreign(workspace, known)
+    except wsp.WorkspaceError as exc:
+        raise GradingError(str(exc)) from None
+    subs, warnings = discover(submitted, set(known))   # other assignments: chosen out, not foreign
+    subs = [s for s in subs if s.slug in assignments]
+    if students:
+        subs = [s for s in subs if s.student_id in set(students)]
+    if not subs:
+        wanted = f" for {', '.join(students)}" if students else ""
+        raise GradingError(f"no submissions{wanted} in {submitted}: expected nbgrader's layout "
+                           f"{submitted}/<student_id>/<assignment>/<assignment>.ipynb with "
+                           f"<assignment> one of {', '.join(slugs)}")
     workspace.mkdir(parents=True, exist_ok=True)
+    with wsp.Lock(workspace):
+        if roster is not None:
+            _save_roster(workspace, roster)
+        return _grade_locked(submitted, workspace, db_url, workers, limits, isolate,
+                             progress, scheduler, scheduler_file, deadlines, force, started,
+                             known, assignments, subs, warnings)
+
+
+def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progress, scheduler,
+                  scheduler_file, deadlines, force, started, known, assignments, subs, warnings):
     db_url = db_url or f"sqlite:///{workspace / 'gradebook.db'}"
     plans = {slug: plan_hash(a) for slug, a in assignments.items()}
     results_dir = workspace / "results"
+    release_nbs = {slug: notebook._read_json(notebook.ROOT / "exercises" / slug / f"{slug}.ipynb")
+                   for slug in {s.slug for s in subs}}
 
     def result_path(sub):
         return results_dir / sub.student_id / f"{sub.slug}.json"
 
     todo, done = [], []
+    lateness = {}
     for sub in subs:
         sub.data = notebook.read_submission(sub.path)     # read once: hashed here, graded later
+        lateness[(sub.student_id, sub.slug)] = deadlines.judge(
+            sub.slug, late.read_timestamp(sub.path.parent))
         key = {"plan": plans[sub.slug], "file": data_hash(sub.data), "version": RESULT_VERSION}
         path = result_path(sub)
-        if path.is_file():
+        if path.is_file() and not force:
             try:
                 old = json.loads(path.read_text(encoding="utf-8"))
                 if old.get("key") == key:
@@ -250,64 +387,101 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
         todo.append((sub, key))
 
     counts = {"graded": 0, "crashed": 0, "timed_out": 0, "missing": 0, "unreadable": 0}
-    with open_gradebook(db_url) as gb:
-        for assignment in assignments.values():
-            prepare(gb, assignment)
+    try:
+        gb = open_gradebook(db_url)
+    except GradebookError as exc:
+        raise GradingError(str(exc)) from None
+    with gb:
+        foreign = foreign_assignments(gb, known)
+        if foreign:
+            raise GradingError(f"the gradebook {db_url} holds assignments of another course "
+                               f"({', '.join(foreign[:5])}); give this course a gradebook of its "
+                               "own (another --db or --workspace)")
+        for slug in sorted({s.slug for s in subs}):     # only what this run grades
+            prepare(gb, assignments[slug], manual.source_cells(release_nbs[slug]),
+                    duedate=deadlines.due.get(slug))
+        for person in totals.roster_of(workspace):   # nbgrader export lists non-submitters too
+            first, _, last = person["name"].partition(" ")
+            gb.update_or_create_student(person["student_id"], first_name=first or None,
+                                        last_name=last or None, email=person["email"] or None,
+                                        lms_user_id=person["lms_id"] or None)
+
+        def save(result, key=None):
+            """Gradebook first, then the record: a killed run redoes at most this one."""
+            sid, slug = result["student_id"], result["assignment"]
+            info = lateness[(sid, slug)]
+            record(gb, assignments[slug], sid, {t["test"]: t["points"] for t in result["tests"]},
+                   timestamp=late.parse_time(info["timestamp"]) if info["timestamp"] else None,
+                   penalty=info["penalty"])
+            changed = key is not None or result.get("late") != info
+            result["late"] = info
+            if key is not None:
+                result["key"] = key
+            if changed:
+                _atomic_write(results_dir / sid / f"{slug}.json",
+                              json.dumps(result, indent=1, sort_keys=True))
+
         for old in done:  # idempotent: the gradebook agrees with the saved results
-            record(gb, assignments[old["assignment"]], old["student_id"],
-                   {t["test"]: t["points"] for t in old["tests"]})
-        keys = {(s.student_id, s.slug): k for s, k in todo}
+            save(old)
+        by_key = {(s.student_id, s.slug): (s, k) for s, k in todo}
 
         def on_result(result):
-            assignment = assignments[result["assignment"]]
-            record(gb, assignment, result["student_id"],
-                   {t["test"]: t["points"] for t in result["tests"]})
-            result["key"] = keys[(result["student_id"], result["assignment"])]
-            _atomic_write(results_dir / result["student_id"] / f"{result['assignment']}.json",
-                          json.dumps(result, indent=1, sort_keys=True))
+            sub, key = by_key[(result["student_id"], result["assignment"])]
+            if result.pop("plan", plans[sub.slug]) != plans[sub.slug]:
+                raise GradingError(f"{sub.slug} was graded with another plan; not saved")
+            result["written"] = manual.written_answers(assignments[sub.slug], sub.data)
+            save(result, key)
             counts[result["status"]] = counts.get(result["status"], 0) + 1
             if progress:
                 progress(result)
 
-        grader = (DaskGrader(scheduler, limits, isolate) if scheduler
+        # never start more sandboxes than there are notebooks to grade (a one-student regrade)
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        grader = (DaskGrader(scheduler, limits, isolate, scheduler_file=scheduler_file,
+                             plans=plans) if (scheduler or scheduler_file)
                   else LocalGrader(workers, limits, isolate))
         grader.grade([(assignments[s.slug], s) for s, _ in todo], on_result)
 
-    all_results = [json.loads(result_path(s).read_text(encoding="utf-8")) for s in subs]
-    write_tables(workspace, all_results)
-    for result in all_results:
-        feedback.write_page(workspace, result)
+        this_run = [json.loads(result_path(s).read_text(encoding="utf-8")) for s in subs]
+        for sub, result in zip(subs, this_run):
+            wsp.stamp_files(workspace, sub.path.parent, sub.student_id, sub.slug,
+                            late.parse_time(result["late"]["timestamp"])
+                            if result["late"]["timestamp"] else None)
+            wsp.write_autograded(workspace, release_nbs[sub.slug], result)
+        rows = totals.refresh(workspace, gb)
+        hand = manual_grades(gb)
+    for result in this_run:
+        feedback.write_page(workspace, result, hand.get((result["student_id"],
+                                                         result["assignment"])))
+    if os.geteuid() != 0 and isolate:
+        warnings.append("not running as root: the sandbox cannot cap a submission's processes "
+                        "and total memory (cgroups); only per-process limits apply")
     return {"submissions": len(subs), "graded_now": len(todo), "reused": len(done),
             "counts": counts, "warnings": warnings, "seconds": time.monotonic() - started,
-            "results": all_results}
+            "results": this_run, "rows": rows,
+            "late": sum(r["late"]["late"] for r in this_run)}
 
 
-def write_tables(workspace, results):
-    results = sorted(results, key=lambda r: (r["student_id"], r["assignment"]))
-    with open(workspace / "grades.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student_id", "assignment", "score", "max_score", "manual_max_score",
-                    "status", "notes"])
-        for r in results:
-            w.writerow([r["student_id"], r["assignment"], f"{r['score']:g}", f"{r['max_score']:g}",
-                        f"{r['manual_max_score']:g}", r["status"], " | ".join(r["notes"])])
-    with open(workspace / "tests.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student_id", "assignment", "test", "function", "points", "max_points",
-                    "passed", "diagnosis"])
-        for r in results:
-            for t in r["tests"]:
-                w.writerow([r["student_id"], r["assignment"], t["test"], " ".join(t["functions"]),
-                            f"{t['points']:g}", f"{t['max_points']:g}", int(t["passed"]),
-                            " | ".join(d["problem"] for d in t["diagnoses"][:3])])
+def _save_roster(workspace, roster):
+    """The roster as JSON (WS/roster.json): kept exactly, ids starting with - or = included."""
+    _atomic_write(workspace / "roster.json", json.dumps(roster, indent=1, ensure_ascii=False))
 
 
 def print_summary(summary, stream=sys.stdout):
+    from .safety import terminal_text
     c = summary["counts"]
     print(f"{summary['submissions']} submissions ({summary['graded_now']} graded now, "
           f"{summary['reused']} already graded) in {summary['seconds']:.1f} s: "
           f"{c.get('graded', 0)} graded, {c.get('timed_out', 0)} timed out, "
           f"{c.get('crashed', 0)} crashed, {c.get('missing', 0) + c.get('unreadable', 0)} "
-          f"missing or unreadable", file=stream)
+          f"missing or unreadable, {summary.get('late', 0)} late", file=stream)
+    rows = summary.get("rows") or []
+    ungraded = sum(r["manual_score"] == totals.UNGRADED for r in rows)
+    absent = sum(r["status"] == totals.NOT_SUBMITTED for r in rows)
+    if ungraded:
+        print(f"{ungraded} notebooks have written answers to grade by hand "
+              "(python -m autograder manual --workspace WS)", file=stream)
+    if absent:
+        print(f"{absent} notebooks of roster students were not submitted", file=stream)
     for w in summary["warnings"]:
-        print(f"warning: {w}", file=stream)
+        print(f"warning: {terminal_text(w)}", file=stream)

@@ -9,14 +9,22 @@ the grades, the test outcomes, the diagnoses in words and the notes; the student
 the notebook's printed output are dropped as soon as a record is read, so they cannot reach
 the report.
 
-Four tables, the same in both formats:
+The tables, the same in both formats:
 
 - assignments: submissions, mean, median, min and max score, and how many had each status;
 - tests: the pass rate of every test (passed / submissions of its assignment);
 - mistakes: the most common diagnoses, grouped by (assignment, function, diagnosis without
   its case name), counting distinct students (a student whose function fails five cases
   with the same diagnosis counts once), the `top` most common per assignment;
-- problems: the submissions that timed out, crashed, were missing or unreadable.
+- problems: the submissions that timed out, crashed, were missing or unreadable;
+- totals: per assignment, how many notebooks are fully graded (hand-graded written answers
+  from the gradebook) and the mean total (automatic + hand - late penalty), ungraded apart;
+- questions: the score distribution of every automatic test and every written answer;
+- timing: submission times (nbgrader's timestamp.txt), due date, late and penalised counts;
+- absent: the roster's students who submitted nothing (and folders without a notebook).
+
+The written answers' text, like the students' code, never reaches the report: only their
+hand scores do.
 
 The HTML page is self-contained and works offline: inline CSS, no script, no external link,
 figures drawn by matplotlib (Agg) into PNG files beside it and referenced by relative paths.
@@ -57,6 +65,18 @@ COLUMNS = {
     "problems": [("student_id", "Student"), ("assignment", "Assignment"),
                  ("status", "Status"), ("score", "Score"), ("notes", "Notes"),
                  ("details", "Details")],
+    "totals": [("assignment", "Assignment"), ("students", "Students"),
+               ("submitted", "Submitted"), ("not_submitted", "Not submitted"),
+               ("hand_graded", "Hand-graded"), ("ungraded", "Ungraded"),
+               ("mean_total", "Mean total (submitted, fully graded)"), ("max_total", "Max total")],
+    "questions": [("assignment", "Assignment"), ("question", "Question"),
+                  ("kind", "Graded"), ("max_points", "Points"), ("scored", "Scored"),
+                  ("ungraded", "Ungraded"), ("mean", "Mean"),
+                  ("distribution", "Distribution (points: notebooks)")],
+    "timing": [("assignment", "Assignment"), ("due", "Due"), ("with_time", "With a time"),
+               ("first", "First"), ("last", "Last"), ("late", "Late"),
+               ("penalised", "Penalised"), ("mean_hours_late", "Mean hours late")],
+    "absent": [("student_id", "Student"), ("assignment", "Assignment"), ("status", "Status")],
 }
 
 TITLES = {
@@ -64,6 +84,10 @@ TITLES = {
     "tests": "Pass rate of every test",
     "mistakes": "Most common diagnosed mistakes",
     "problems": "Submissions that timed out, crashed, were missing or unreadable",
+    "totals": "Totals with the hand-graded written answers",
+    "questions": "Score distribution of every question",
+    "timing": "Submission times and late work",
+    "absent": "Students who did not submit",
 }
 
 
@@ -84,6 +108,8 @@ def _clean(record):
                 "test": str(t["test"]),
                 "functions": [str(f) for f in t.get("functions") or []],
                 "passed": bool(t["passed"]),
+                "points": float(t.get("points", 0.0)),
+                "max_points": float(t.get("max_points", 0.0)),
                 "diagnoses": [{"function": str(d.get("function", "")),
                                "problem": str(d.get("problem", "")),
                                "case": d.get("case")}
@@ -273,10 +299,102 @@ def problem_table(records):
     return rows
 
 
-def tables(records, top=TOP):
-    """The four tables of the report: {name: [row dict]}."""
+def tables(records, top=TOP, rows=None, hand=None):
+    """The tables of the report: {name: [row dict]}.
+
+    rows: the grades table (totals.class_rows: totals, late judgement, non-submitters);
+    hand: {(student, slug): {grade_id: (score or None, max, comment)}} from the gradebook.
+    """
+    rows = rows or []
     return {"assignments": assignment_table(records), "tests": pass_rate_table(records),
-            "mistakes": mistake_table(records, top), "problems": problem_table(records)}
+            "mistakes": mistake_table(records, top), "problems": problem_table(records),
+            "totals": totals_table(rows), "questions": question_table(records, rows, hand or {}),
+            "timing": timing_table(rows), "absent": absent_table(rows)}
+
+
+def totals_table(rows):
+    out = []
+    for slug in sorted({r["assignment"] for r in rows}):
+        rs = [r for r in rows if r["assignment"] == slug]
+        complete = [r["total"] for r in rs if r["total"] != "ungraded"
+                    and r["status"] not in ("not_submitted", "missing")]
+        out.append({"assignment": slug, "students": len(rs),
+                    "submitted": sum(r["status"] not in ("not_submitted", "missing") for r in rs),
+                    "not_submitted": sum(r["status"] in ("not_submitted", "missing") for r in rs),
+                    "hand_graded": sum(r["manual_score"] != "ungraded" and r["status"] not in
+                                       ("not_submitted", "missing", "unreadable") for r in rs),
+                    "ungraded": sum(r["manual_score"] == "ungraded" for r in rs),
+                    "mean_total": _num(statistics.fmean(complete)) if complete else "n/a",
+                    "max_total": _num(max(r["max_total"] for r in rs))})
+    return out
+
+
+def _distribution(points):
+    counts = {}
+    for p in points:
+        counts[p] = counts.get(p, 0) + 1
+    return ", ".join(f"{_num(p)}: {n}" for p, n in sorted(counts.items()))
+
+
+def question_table(records, rows, hand):
+    """Every automatic test and every written answer: how its points were distributed."""
+    read = {(r["student_id"], r["assignment"]) for r in rows
+            if r["status"] not in ("not_submitted", "missing", "unreadable")}
+    out = []
+    for slug in sorted({r["assignment"] for r in records}):
+        rs = [r for r in records if r["assignment"] == slug]
+        order = []
+        for r in rs:
+            for t in r["tests"]:
+                if t["test"] not in order:
+                    order.append(t["test"])
+        for test in order:
+            pts = [t["points"] for r in rs for t in r["tests"] if t["test"] == test]
+            top = max(t["max_points"] for r in rs for t in r["tests"] if t["test"] == test)
+            out.append({"assignment": slug, "question": test, "kind": "automatically",
+                        "max_points": _num(top), "scored": len(pts), "ungraded": 0,
+                        "mean": _num(statistics.fmean(pts)) if pts else "n/a",
+                        "distribution": _distribution(pts)})
+        written = {}
+        for r in rs:
+            if (r["student_id"], slug) not in read:
+                continue
+            for gid, (score, top, _) in hand.get((r["student_id"], slug), {}).items():
+                written.setdefault(gid, {"top": top, "scores": [], "ungraded": 0})
+                if score is None:
+                    written[gid]["ungraded"] += 1
+                else:
+                    written[gid]["scores"].append(score)
+        for gid, w in sorted(written.items()):
+            out.append({"assignment": slug, "question": gid, "kind": "by hand",
+                        "max_points": _num(w["top"]), "scored": len(w["scores"]),
+                        "ungraded": w["ungraded"],
+                        "mean": _num(statistics.fmean(w["scores"])) if w["scores"] else "n/a",
+                        "distribution": _distribution(w["scores"]) or "none graded yet"})
+    return out
+
+
+def timing_table(rows):
+    out = []
+    for slug in sorted({r["assignment"] for r in rows}):
+        rs = [r for r in rows if r["assignment"] == slug]
+        times = sorted(r["submitted_at"] for r in rs if r["submitted_at"])
+        late = [r for r in rs if r["late"] == "yes"]
+        dues = sorted({r["due"] for r in rs if r["due"]})
+        out.append({"assignment": slug, "due": dues[-1] if dues else "none",
+                    "with_time": len(times), "first": times[0] if times else "",
+                    "last": times[-1] if times else "", "late": len(late),
+                    "penalised": sum(r["late_penalty"] > 0 for r in late),
+                    "mean_hours_late": _num(statistics.fmean(r["hours_late"] for r in late))
+                    if late else "n/a"})
+    return out
+
+
+def absent_table(rows):
+    return sorted(({"student_id": r["student_id"], "assignment": r["assignment"],
+                    "status": r["status"]} for r in rows
+                   if r["status"] in ("not_submitted", "missing")),
+                  key=lambda r: (r["assignment"], r["student_id"]))
 
 
 # ----------------------------------------------------------------------------- figures
@@ -365,7 +483,9 @@ nav a { margin-right: 1rem; }
 """
 
 NUMERIC = {"submissions", "max_score", "mean", "median", "min", "max", "passed", "students",
-           "pass_rate", "score", *STATUSES}
+           "pass_rate", "score", *STATUSES, "submitted", "not_submitted", "hand_graded",
+           "ungraded", "mean_total", "max_total", "max_points", "scored", "with_time", "late",
+           "penalised", "mean_hours_late"}
 
 
 def _e(text):
@@ -404,12 +524,27 @@ def render_html(tbl, figures, warnings, n_records, top=TOP):
              "no student code.</p>"]
     for w in warnings:
         parts.append(f"<p class=\"warn\">{_e(w)}</p>")
-    parts.append("<nav>" + "".join(f"<a href=\"#{name}\">{_e(title)}</a>"
-                                   for name, title in TITLES.items()) + "</nav>")
+    order = ["assignments", "totals", "questions", "timing", "absent", "tests", "mistakes",
+             "problems"]
+    parts.append("<nav>" + "".join(f"<a href=\"#{name}\">{_e(TITLES[name])}</a>"
+                                   for name in order) + "</nav>")
 
     parts.append(f"<h2 id=\"assignments\">{_e(TITLES['assignments'])}</h2>")
+    parts.append("<p>Automatic scores only; the totals with the written answers follow.</p>")
     parts.append(_html_table("assignments", tbl["assignments"], "No submissions."))
     parts.append(_figure_row(figures, 0))
+
+    parts.append(f"<h2 id=\"totals\">{_e(TITLES['totals'])}</h2>")
+    parts.append("<p>Total = automatic + hand-graded - late penalty. A notebook whose written "
+                 "answer has not been graded by hand yet is counted as ungraded, not as 0, and "
+                 "left out of the mean.</p>")
+    parts.append(_html_table("totals", tbl["totals"], "No gradebook: nothing graded by hand."))
+    parts.append(f"<h2 id=\"questions\">{_e(TITLES['questions'])}</h2>")
+    parts.append(_html_table("questions", tbl["questions"], "No questions."))
+    parts.append(f"<h2 id=\"timing\">{_e(TITLES['timing'])}</h2>")
+    parts.append(_html_table("timing", tbl["timing"], "No submission times."))
+    parts.append(f"<h2 id=\"absent\">{_e(TITLES['absent'])}</h2>")
+    parts.append(_html_table("absent", tbl["absent"], "Every student on the roster submitted."))
 
     parts.append(f"<h2 id=\"tests\">{_e(TITLES['tests'])}</h2>")
     parts.append(_html_table("tests", tbl["tests"], "No tests."))
@@ -437,18 +572,40 @@ def write_csv(report_dir, tbl):
                 w.writerow([row[key] for key, _ in COLUMNS[name]])
 
 
-def build_report(workspace, fmt="html", *, top=TOP):
+def _class_rows(workspace, db_url, warnings):
+    """The grades table and the hand scores (from the gradebook, if there is one)."""
+    from . import totals
+    hand = {}
+    db_url = db_url or (f"sqlite:///{Path(workspace).resolve() / 'gradebook.db'}"
+                        if (Path(workspace) / "gradebook.db").is_file() else None)
+    if db_url:
+        from .gradebook import GradebookError, manual_grades, open_gradebook
+        try:
+            with open_gradebook(db_url) as gb:
+                hand = manual_grades(gb)
+        except GradebookError as exc:
+            warnings.append(f"hand scores left out: {exc}")
+    try:
+        roster = totals.roster_of(workspace)
+    except totals.RosterError as exc:
+        roster = []
+        warnings.append(str(exc))
+    return totals.class_rows(totals.load_records(workspace), hand, roster), hand
+
+
+def build_report(workspace, fmt="html", *, top=TOP, db_url=None):
     """Write the report on WS's graded class into WS/report/.
 
     fmt="html": WS/report/index.html and its figures (WS/report/figures/*.png); returns the
-    page's path. fmt="csv": WS/report/{assignments,tests,mistakes,problems}.csv; returns the
-    WS/report folder. Raises ReportError if there is nothing to report.
+    page's path. fmt="csv": one CSV per table (WS/report/<table>.csv); returns the WS/report
+    folder. Hand scores come from the gradebook (db_url, default WS/gradebook.db). Raises ReportError if there is nothing to report.
     """
     if fmt not in ("html", "csv"):
         raise ValueError(f"unknown report format {fmt!r} (html or csv)")
     workspace = Path(workspace)
     records, warnings = load_results(workspace)
-    tbl = tables(records, top)
+    rows, hand = _class_rows(workspace, db_url, warnings)
+    tbl = tables(records, top, rows, hand)
     report_dir = workspace / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -466,7 +623,7 @@ def build_report(workspace, fmt="html", *, top=TOP):
 
 def cmd_report(args):
     try:
-        out = build_report(args.workspace, args.format)
+        out = build_report(args.workspace, args.format, db_url=getattr(args, "db", None))
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -490,6 +647,8 @@ def add_parser(subparsers):
                    help="a workspace already graded by `python -m autograder grade`")
     p.add_argument("--format", choices=("html", "csv"), default="html",
                    help="html (default) or csv")
+    p.add_argument("--db", default=None,
+                   help="the gradebook URL the grade command used (default: WS/gradebook.db)")
     p.set_defaults(func=cmd_report)
     return p
 

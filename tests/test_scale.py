@@ -62,25 +62,28 @@ def local_grades(small_class):
     return grades
 
 
-@pytest.fixture
-def dask_cluster(tmp_path):
-    """A real scheduler and two worker processes on loopback, started from the repository."""
+def start_cluster(tmp_path, workers=2, worker_cwd=ROOT, worker_env=None):
+    """A real scheduler (writing a scheduler file) and worker processes on loopback."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], cwd=ROOT, env=env,
+                               "--port", str(port), "--no-dashboard", "--scheduler-file",
+                               str(tmp_path / "scheduler.json")], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     wait_for_port(port)
-    for i in range(2):
+    for i in range(workers):
         procs.append(subprocess.Popen([str(BIN / "dask"), "worker", f"tcp://127.0.0.1:{port}",
                                        "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                                        "--local-directory", str(tmp_path / f"w{i}")],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+                                      cwd=worker_cwd, env=worker_env or env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     from distributed import Client
     with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as client:
-        client.wait_for_workers(2, timeout=60)
-    yield f"tcp://127.0.0.1:{port}"
+        client.wait_for_workers(workers, timeout=60)
+    return f"tcp://127.0.0.1:{port}", procs
+
+
+def stop_cluster(procs):
     for p in reversed(procs):
         p.terminate()
     for p in procs:
@@ -90,10 +93,64 @@ def dask_cluster(tmp_path):
             p.kill()
 
 
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real scheduler and two worker processes on loopback, started from the repository."""
+    address, procs = start_cluster(tmp_path)
+    yield address
+    stop_cluster(procs)
+
+
 def test_a_dask_cluster_gives_the_same_grades(small_class, local_grades, dask_cluster):
     """Does grading through a scheduler and two workers give the local run's grades?"""
     tmp, _ = small_class
     assert grade(tmp / "submitted", tmp / "dask", "--scheduler", dask_cluster) == local_grades
+
+
+POISON = """
+import dataclasses
+from autograder import grade, notebook
+for slug in {slugs!r}:
+    a = notebook.load_assignment(slug)
+    a.tests[0] = dataclasses.replace(a.tests[0], points=a.tests[0].points + 1)
+    grade._plans[slug] = a
+"""
+
+
+def test_a_worker_with_an_old_plan_cannot_give_stale_grades(small_class, local_grades,
+                                                            dask_cluster, tmp_path):
+    """A long-running worker caches a plan that gives the first test one more point (as if
+    solutions/ had changed since): does the grade still equal the local run's, through the
+    scheduler file?"""
+    tmp, _ = small_class
+    from distributed import Client
+    from autograder.grade import plan_hash
+    from autograder.notebook import load_assignment
+    slugs = sorted({slug for _, slug in local_grades})
+    with Client(dask_cluster, timeout="30s") as client:
+        client.run(exec, POISON.format(slugs=slugs))
+        cached = client.run(eval, "{s: __import__('autograder.grade').grade.plan_hash("
+                                  "__import__('autograder.grade').grade._plans[s]) for s in "
+                                  f"{slugs!r}}}")
+    for plans in cached.values():         # the poison took: every worker holds another plan
+        assert all(plans[s] != plan_hash(load_assignment(s)) for s in slugs)
+    scheduler_file = dask_cluster and Path(tmp_path) / "scheduler.json"
+    assert grade(tmp / "submitted", tmp / "dask-stale", "--scheduler-file",
+                 str(scheduler_file)) == local_grades
+
+
+def test_workers_that_cannot_import_the_course_are_a_clear_error(small_class, tmp_path):
+    """A worker started outside the course checkout: exit 2 naming it, not a hang."""
+    tmp, _ = small_class
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    address, procs = start_cluster(tmp_path, workers=1, worker_cwd=tmp_path, worker_env=env)
+    try:
+        proc = run_grade(tmp / "submitted", tmp / "no-course", "--scheduler", address,
+                         check=False, timeout=300)
+    finally:
+        stop_cluster(procs)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot import the course" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(small_class):
