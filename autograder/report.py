@@ -24,7 +24,6 @@ Every string that comes from a record (diagnoses and notes quote exception messa
 student controls) is escaped.
 """
 import argparse
-import csv
 import html
 import json
 import math
@@ -32,6 +31,8 @@ import re
 import statistics
 import sys
 from pathlib import Path
+
+from .safety import SafeWriter
 
 STATUSES = ("graded", "timed_out", "crashed", "missing", "unreadable")
 PROBLEM_STATUSES = ("timed_out", "crashed", "missing", "unreadable")
@@ -431,7 +432,7 @@ def render_html(tbl, figures, warnings, n_records, top=TOP):
 def write_csv(report_dir, tbl):
     for name, rows in tbl.items():
         with open(report_dir / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
+            w = SafeWriter(f)
             w.writerow([key for key, _ in COLUMNS[name]])
             for row in rows:
                 w.writerow([row[key] for key, _ in COLUMNS[name]])
