@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,9 +192,9 @@ def parse_submission(data, name):
                               "it may be truncated or saved by another program") from None
     except RecursionError:
         raise SubmissionError("the notebook nests brackets too deeply to be a notebook") from None
-    except ValueError as exc:       # e.g. an integer with more digits than Python converts
-        raise SubmissionError(f"the notebook holds a value that cannot be read "
-                              f"({str(exc)[:120]})") from None
+    except ValueError:       # an integer with more digits than Python converts (sys.int_info)
+        raise SubmissionError("the notebook holds an integer too long to read (more than "
+                              f"{sys.get_int_max_str_digits()} digits)") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SubmissionError("the file is JSON but not a Jupyter notebook (no list of cells)")
     return [_clean_cell(c) for c in nb["cells"] if isinstance(c, dict)]

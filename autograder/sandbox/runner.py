@@ -97,16 +97,13 @@ def fresh_environment(scratch_bytes, shm_bytes):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    fresh = {SCRATCH: scratch_bytes, "/dev/shm": shm_bytes}
-    for point, size in fresh.items():
-        _mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(size)},mode=0700")
-    for point, options in _mountinfo():
-        if point in fresh:
-            continue
+    for point, options in _mountinfo():     # all of them, the template's /tmp included
         flags = MS_REMOUNT | MS_BIND | MS_RDONLY
         for option in options:
             flags |= _KEPT_FLAGS.get(option, 0)
         _mount(None, point, None, flags)
+    for point, size in {SCRATCH: scratch_bytes, "/dev/shm": shm_bytes}.items():
+        _mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(size)},mode=0700")
 
 
 class _CapHeader(ctypes.Structure):
