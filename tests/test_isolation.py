@@ -134,6 +134,15 @@ def test_links_devices_and_unparseable_files_are_reported_in_words(graded):
     assert "the student folder is a symbolic link" in graded.stdout
 
 
+def test_a_notebook_saved_under_another_name_is_graded_with_a_note(graded):
+    """Issue 10: `01-softmax (1).ipynb` alone, or among others; a link is never picked."""
+    one = graded.rows[FOLDERS["saved-by-a-browser"]]["notes"]
+    assert "graded `01-softmax (1).ipynb`" in one and "only notebook" in one, one
+    several = graded.rows[FOLDERS["several-renamed-notebooks"]]["notes"]
+    assert "graded `01-softmax (2).ipynb`" in several, several
+    assert "3 notebooks" in several and "`Untitled.ipynb`" in several and "zz-link" not in several
+
+
 def test_forged_frames_crash_only_their_author(graded):
     for name in ("forges-result-frames", "forges-malformed-frames"):
         row = graded.rows[FOLDERS[name]]
@@ -228,6 +237,17 @@ def test_cgroup_v2_delegates_controllers_and_writes_limits(tmp_path, monkeypatch
     assert (made / "pids.max").read_text() == "21"
     assert (made / "cpu.max").read_text() == "50000 100000"
     assert (made / "memory.max").read_text() == str(2**30 + 512 * 2**20)
+
+
+def test_the_summary_warns_when_a_limit_cannot_be_enforced(tmp_path, monkeypatch):
+    """The real grader on a host without cgroups: it grades, and the summary says what is missing."""
+    from autograder import classgen, grade
+    classgen.write_class(tmp_path / "sub", [("s1", "01-softmax", {})])
+    monkeypatch.setattr(isolation, "_cgroup_mounts", lambda: ({}, None))
+    summary = grade.grade_class(tmp_path / "sub", tmp_path / "ws", workers=1)
+    assert summary["results"][0]["score"] == summary["results"][0]["max_score"]
+    missing = [w for w in summary["warnings"] if w.startswith("not enforced on this host")]
+    assert len(missing) == 3, summary["warnings"]
 
 
 def test_a_limit_that_cannot_be_enforced_is_a_warning(monkeypatch):

@@ -520,6 +520,18 @@ def _special(kind):
     return write
 
 
+def _renamed(*names):
+    """Notebooks saved under other names (a browser's `01-softmax (1).ipynb`): the first is
+    the solution, the others untouched; plus a link, which must never be picked."""
+    def write(path, folder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(names):
+            nb = classgen.make_notebook(SLUG, {} if i == 0 else None)
+            (path.parent / name).write_text(json.dumps(nb, indent=1))
+        (path.parent / "zz-link.ipynb").symlink_to(f"/proc/self/cwd/solutions/{SLUG}/{SLUG}.ipynb")
+    return write
+
+
 _HONEST_FOLDER = "00-b-honest"
 _NOTEBOOK_OF = lambda folder, student: folder / student / SLUG / f"{SLUG}.ipynb"  # noqa: E731
 
@@ -600,6 +612,12 @@ CROSS = {
     "prints-hidden-inputs": CrossEntry(
         6, "looks for the job in its memory during the cells, prints the hidden inputs during "
            "the cases and from a thread after the cells", "zero", _nb(build=lambda: classgen.make_notebook(SLUG, _blank(softmax=_hidden_code())))),
+    # issue 10: the notebook saved under another name is graded, with a note
+    "saved-by-a-browser": CrossEntry(
+        0, f"the only notebook is `{SLUG} (1).ipynb`", "full", _renamed(f"{SLUG} (1).ipynb")),
+    "several-renamed-notebooks": CrossEntry(
+        0, "three notebooks, none with the expected name", "full",
+        _renamed(f"{SLUG} (2).ipynb", "Untitled.ipynb", "notes.ipynb")),
     # the property itself: a probe after a planter (tests/test_isolation.py reads its report)
     "plants-for-the-probe": CrossEntry(
         1, "leaves files everywhere, a secret in memory and /tmp at mode 0555", "zero",
