@@ -406,7 +406,7 @@ class _Attempt:
                 raise _Rejected("the cells were reported finished before they were")
             output, chars = msg.get("output"), msg.get("output_chars")
             if (not isinstance(output, str) or len(output) > OUTPUT_KEEP or type(chars) is not int
-                    or chars < len(output)):
+                    or not len(output) <= chars <= 2**53):
                 raise _Rejected("the printed output was not reported as text and its length")
             if state["output"] is None:
                 state["output"], state["output_chars"] = output, chars
@@ -606,10 +606,12 @@ class Sandbox:
                 self._end_chain(reply["forked"])
                 raise
             # A chain that closed its end may still be exiting: give it a moment to say how.
-            code = self._end_chain(reply["forked"], grace=2.0 if outcome == "died" else 0.0)
+            code, killed = self._end_chain(reply["forked"], grace=2.0 if outcome == "died" else 0.0)
             if outcome == "died":
                 kind, index = attempt.current or ("total", None)
-                step = (kind, index, _death(code, self.limits))
+                why = ("it closed its channel to the grader and was stopped" if killed
+                       else _death(code, self.limits))
+                step = (kind, index, why)
             return outcome, step
         finally:
             os.close(job_w)
@@ -617,7 +619,7 @@ class Sandbox:
 
     def _end_chain(self, pid, grace=0.0):
         """Wait `grace` seconds for the notebook's init process to end, then kill it (all its
-        namespace goes with it); return its exit code."""
+        namespace goes with it); return its exit code and whether it had to be killed."""
         killed, end = False, time.monotonic() + grace
         while True:
             now = time.monotonic()
@@ -630,7 +632,7 @@ class Sandbox:
                 continue
             msg = self._receive(0)
             if msg.get("exited") == pid:
-                return msg.get("status")
+                return msg.get("status"), killed and grace > 0
 
     def _stop(self):
         if self.control is not None:
