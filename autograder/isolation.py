@@ -449,10 +449,10 @@ class _Attempt:
 
 
 def _death(code, limits):
-    """In words: how a notebook's chain ended (`code` is the init process's exit code)."""
+    """In words: how a notebook's runner ended (`code`: its exit code, -N for signal N)."""
     if code is None:
         return "the process ended without reporting"
-    signum = code - 128 if code > 128 else -code if code < 0 else 0
+    signum = -code if code < 0 else 0
     if signum:
         if signum == signal.SIGKILL:
             return ("killed (most likely for using more than "
@@ -618,7 +618,7 @@ class Sandbox:
             os.close(events_r)
 
     def _end_chain(self, pid, grace=0.0):
-        """Wait `grace` seconds for the notebook's init process to end, then kill it (all its
+        """Wait `grace` seconds for the notebook's runner to end, then kill it (all its
         namespace goes with it); return its exit code and whether it had to be killed."""
         killed, end = False, time.monotonic() + grace
         while True:

@@ -7,14 +7,14 @@ an event pipe to write). It never reads a job, so its memory, and therefore the 
 child starts from, never holds a student's code, a hidden input or anything a previous child
 did. The chain for one notebook is
 
-    template --fork--> setup: new user, mount, PID, IPC and UTS namespaces; a fresh tmpfs on
-                       /tmp (also the home folder) and on /dev/shm; every other mount
-                       remounted read-only; then it forks and exits
-             init:     PID 1 of the new PID namespace; drops every capability; forks
-             runner:   reads the cells, runs them, reports; then reads the cases, runs them,
-                       reports (see `_run`)
+    template --fork--> setup:  new user, mount, PID, IPC and UTS namespaces; every mount
+                        remounted read-only, then a fresh tmpfs on /tmp (also the home
+                        folder) and on /dev/shm; it forks and exits
+             runner:   PID 1 of the new PID namespace: drops every capability, reads the
+                       cells, runs them, reports; then reads the cases, runs them, reports
+                       (see `_run`)
 
-When the init process exits or is killed, the kernel kills every process left in its PID
+When the runner exits or is killed, the kernel kills every process left in its PID
 namespace, and the mount namespace with its tmpfs disappears: the next notebook starts in a
 file system no notebook has written to, among processes no notebook has started.
 
@@ -86,7 +86,7 @@ def _mountinfo():
 def fresh_environment(scratch_bytes, shm_bytes):
     """In a fresh fork of the template: new namespaces, a fresh tmpfs, everything else read-only.
 
-    Runs with the capabilities the new user namespace grants its creator; the init process
+    Runs with the capabilities the new user namespace grants its creator; the runner
     drops them all before any job data arrives.
     """
     uid, gid = os.getuid(), os.getgid()
@@ -168,10 +168,14 @@ def _set_limits(limits):
         resource.setrlimit(res, (value, value))
 
 
-def _run(job_fd, events_fd, shell, scratch):
+def _run(job_fd, events_fd, shell, namespaced):
     """The runner: the only process that reads the job. Never returns."""
-    status = 70
+    status, scratch = 70, None
     try:
+        if namespaced:
+            drop_capabilities()
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        scratch = SCRATCH if namespaced else tempfile.mkdtemp(prefix="notebook-")
         os.setsid()
         jobs = os.fdopen(job_fd, "rb", buffering=0)
         out = os.fdopen(events_fd, "wb")
@@ -223,36 +227,9 @@ def _run(job_fd, events_fd, shell, scratch):
         out.close()
         status = 0
     finally:
-        os._exit(status)
-
-
-def _init(job_fd, events_fd, shell, namespaced):
-    """PID 1 of the notebook's namespace: forks the runner, reaps, exits with its status."""
-    code = 71
-    try:
-        if namespaced:
-            drop_capabilities()
-        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        scratch = SCRATCH if namespaced else tempfile.mkdtemp(prefix="notebook-")
-        runner = os.fork()
-        if runner == 0:
-            _run(job_fd, events_fd, shell, scratch)
-        os.close(job_fd)
-        os.close(events_fd)
-        while True:
-            pid, status = os.waitpid(-1, 0)       # reap orphans too, as an init must
-            if pid == runner:
-                break
-        if not namespaced:
-            # No PID namespace to take everything down with us: kill the runner's session.
-            try:
-                os.killpg(runner, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if scratch and not namespaced:       # no tmpfs to vanish with us: remove the folder
             shutil.rmtree(scratch, ignore_errors=True)
-        code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    finally:
-        os._exit(code)
+        os._exit(status)
 
 
 class Template:
@@ -275,7 +252,7 @@ class Template:
         import matplotlib.pyplot  # noqa: F401
         import sklearn.datasets  # noqa: F401  (exercises load the digits in a provided cell)
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)   # the init processes become ours
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)   # the runners become ours
         self.child = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -319,10 +296,14 @@ class Template:
 
     def _kill(self):
         if self.child is not None:
-            try:
-                os.kill(self.child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            # Namespaced, the runner is PID 1 of its namespace: everything goes with it.
+            # Without namespaces, its session (process group) is killed as well.
+            targets = [self.child] if self.namespaced else [-self.child, self.child]
+            for target in targets:
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
     def _probe(self):
         """Can a fresh environment be made here? None if so, else why not."""
@@ -346,7 +327,7 @@ class Template:
         return why or None
 
     def _fork(self, msg, fds):
-        """Start one notebook's chain; report the init process's PID (or why it failed)."""
+        """Start one notebook's chain; report the runner's PID (or why it failed)."""
         if len(fds) != 2 or self.child is not None:
             for fd in fds:
                 os.close(fd)
@@ -366,11 +347,11 @@ class Template:
                 os.close(self.wake_w)
                 if self.namespaced:
                     fresh_environment(msg["scratch_bytes"], msg["shm_bytes"])
-                init = os.fork()
-                if init == 0:
+                runner = os.fork()
+                if runner == 0:
                     os.close(status_w)
-                    _init(job_fd, events_fd, self.shell, self.namespaced)
-                reply = str(init).encode()
+                    _run(job_fd, events_fd, self.shell, self.namespaced)
+                reply = str(runner).encode()
             except BaseException as exc:  # reported to the trusted side in words
                 reply = f"error: {exc}".encode()
             finally:
