@@ -276,8 +276,9 @@ def _judge_submission(assignment, sub, sandbox):
 class LocalGrader:
     """Grades on this machine with `workers` sandboxes in parallel.
 
-    The sandboxes are started before any work is handed out, so a machine that cannot run
-    them stops the command with a message (SandboxUnavailable) instead of failing every
+    The sandboxes are started before any work is handed out (`warm`, which may be called early
+    so that they start while the coordinator opens the gradebook), so a machine that cannot
+    run them stops the command with a message (SandboxUnavailable) instead of failing every
     notebook. `warnings` lists, in words, the limits this host could not enforce.
     """
 
@@ -286,16 +287,27 @@ class LocalGrader:
         self.limits = limits
         self.isolate = isolate
         self.warnings = []
+        self._sandboxes = None
+
+    def warm(self, n_items):
+        """Start the workers for `n_items` notebooks in the background, side by side."""
+        self._sandboxes = [Sandbox(self.limits, self.isolate)
+                           for _ in range(max(1, min(self.workers, n_items)))]
+        self._starter = concurrent.futures.ThreadPoolExecutor(len(self._sandboxes))
+        self._starting = [self._starter.submit(sb.start) for sb in self._sandboxes]
 
     def grade(self, items, on_result):
         """items: [(assignment, submission)]. Calls on_result(result) in this thread."""
+        if self._sandboxes is None:
+            self.warm(len(items))
         pool = queue.Queue()
-        sandboxes = [Sandbox(self.limits, self.isolate) for _ in range(min(self.workers, len(items)))]
+        sandboxes = self._sandboxes
         try:
-            # Started side by side (each pays Python's and the libraries' imports once).
-            with concurrent.futures.ThreadPoolExecutor(max(1, len(sandboxes))) as ex:
-                for started in [ex.submit(sb.start) for sb in sandboxes]:
+            try:
+                for started in self._starting:
                     started.result()
+            finally:
+                self._starter.shutdown()
             for sb in sandboxes:
                 pool.put(sb)
             missing = {}
@@ -413,6 +425,10 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
         todo.append((sub, key))
 
     counts = {"graded": 0, "crashed": 0, "timed_out": 0, "missing": 0, "unreadable": 0}
+    grader = (DaskGrader(scheduler, limits, isolate) if scheduler
+              else LocalGrader(workers, limits, isolate))
+    if todo and hasattr(grader, "warm"):
+        grader.warm(len(todo))          # the workers start while the gradebook opens
     with open_gradebook(db_url) as gb:
         for assignment in assignments.values():
             prepare(gb, assignment)
@@ -434,8 +450,6 @@ def grade_class(submitted, workspace, db_url=None, workers=None, limits=Limits()
             if progress:
                 progress(result)
 
-        grader = (DaskGrader(scheduler, limits, isolate) if scheduler
-                  else LocalGrader(workers, limits, isolate))
         grader.grade([(assignments[s.slug], s) for s, _ in todo], on_result)
         warnings.extend(getattr(grader, "warnings", []))
 
