@@ -9,9 +9,11 @@ import io
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
+import time
 import types
 import zipfile
 
@@ -257,3 +259,67 @@ def test_a_limit_that_cannot_be_enforced_is_a_warning(monkeypatch):
     assert not cgroup.enforced and set(cgroup.missing) == {"memory", "pids", "cpu"}
     words = isolation.limit_warnings(cgroup.missing)
     assert any(w.startswith("not enforced on this host: the CPU a worker may use") for w in words)
+
+
+def _descendants(root):
+    """{pid: (depth, cmdline)} of every process under `root`, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, frontier, depth = {}, [root], 0
+    while frontier:
+        depth += 1
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        for pid in frontier:
+            try:
+                found[pid] = (depth, open(f"/proc/{pid}/cmdline", "rb").read())
+            except OSError:
+                pass
+    return found
+
+
+def test_a_failure_of_the_graders_own_making_is_graded_again(tmp_path):
+    """The worker is killed from outside while a notebook runs: that notebook is "crashed"
+    with a note, the others are graded, and the next run grades it again (not kept)."""
+    from autograder import classgen
+    slow = classgen.solution_code("01-softmax")["softmax"] + "\nimport time\ntime.sleep(6)\n"
+    classgen.write_class(tmp_path / "sub", [("a-slow", "01-softmax", {"softmax": slow}),
+                                            ("b-next", "01-softmax", {})])
+    command = [sys.executable, "-m", "autograder", "grade", str(tmp_path / "sub"),
+               "--workspace", str(tmp_path / "ws"), "--workers", "1", "--cell-timeout", "30"]
+    grader = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    template = None
+    for _ in range(600):
+        runners = sorted((depth, pid) for pid, (depth, cmd) in _descendants(grader.pid).items()
+                         if b"sandbox.runner" in cmd and b"python" in cmd.split(b"\0")[0])
+        namespaces = {}
+        for _, pid in runners:
+            try:
+                namespaces[pid] = os.readlink(f"/proc/{pid}/ns/pid")
+            except OSError:
+                pass
+        # A notebook runs once a process under the template is in a PID namespace of its own.
+        if runners and runners[0][1] in namespaces and any(
+                ns != namespaces[runners[0][1]] for ns in namespaces.values()):
+            template = runners[0][1]
+            break
+        time.sleep(0.05)
+    assert template is not None, "the worker never started a notebook"
+    time.sleep(1.0)
+    os.kill(template, signal.SIGKILL)
+    out, _ = grader.communicate(timeout=300)
+    assert grader.returncode == 0, out
+    rows = {r["student_id"]: r for r in read_csv(tmp_path / "ws" / "grades.csv")}
+    assert rows["a-slow"]["status"] == "crashed", rows
+    assert "graded again on the next run" in rows["a-slow"]["notes"], rows
+    assert float(rows["b-next"]["score"]) == float(rows["b-next"]["max_score"])
+    again = run_grade(tmp_path / "sub", tmp_path / "ws", "--workers", "1", "--cell-timeout", "30")
+    assert "1 graded now" in again.stdout, again.stdout
+    rows = {r["student_id"]: r for r in read_csv(tmp_path / "ws" / "grades.csv")}
+    assert rows["a-slow"]["status"] == "graded"
+    assert float(rows["a-slow"]["score"]) == float(rows["a-slow"]["max_score"]), rows
