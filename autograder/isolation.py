@@ -542,7 +542,7 @@ class Sandbox:
             raise _TemplateLost(f"the sandbox worker died ({exc})") from None
 
     # -- one notebook
-    def run(self, job, timeout=None):
+    def run(self, job):
         """Run one notebook's cells and hidden cases; see the module docstring."""
         limits = self.limits
         state = {"deadline": time.monotonic() + limits.total_seconds,

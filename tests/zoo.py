@@ -6,6 +6,10 @@ fate). A cheat's functions are wrong: under a grader that resists it, it earns o
 honest functions earn. A fault must cost only its author. `write_zoo` lays the zoo out in
 nbgrader's submitted layout with honest students around it (graded before and after it), and
 returns every student's expected score.
+
+`CROSS` (below) holds the attacks on other students (issue 9): on the shared worker, the
+channel back and the coordinator. `write_cross_zoo` lays them out with an honest student
+right after each, for a run with one worker (tests/test_isolation.py).
 """
 import dataclasses
 import json
