@@ -20,11 +20,13 @@ and feedback/ folders follow nbgrader's course layout (workspace.py).
 import atexit
 import concurrent.futures
 import dataclasses
+import difflib
 import functools
 import hashlib
 import json
 import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -35,7 +37,8 @@ from . import checks, feedback, late, manual, notebook, totals, workspace as wsp
 from .checks import scoring
 from .gradebook import (GradebookError, foreign_assignments, manual_grades, open_gradebook,
                         prepare, record)
-from .isolation import Limits, Sandbox
+from .isolation import Limits, Sandbox, limit_warnings
+from .safety import terminal_text
 
 RESULT_VERSION = 3
 
@@ -46,25 +49,126 @@ class Submission:
     slug: str
     path: Path
     data: bytes = None          # the file's bytes, read by the coordinator (None: not submitted)
+    notes: list = dataclasses.field(default_factory=list)   # about which file was read
 
 
 class GradingError(RuntimeError):
     """Grading itself cannot proceed (not a student's fault); the message says why."""
 
 
+STUDENT_ID_LIMIT = 128          # characters nbgrader's gradebook stores in a student id
+
+
+def _shown(name):
+    """A folder name as it may be printed: undecodable bytes and control characters escaped."""
+    raw = os.fsencode(name)
+    return terminal_text(raw.decode("utf-8", "backslashreplace"))
+
+
+def name_problem(name):
+    """Why a student folder's name cannot be a student id, or None."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8"
+    if any(ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 for ch in name):
+        return "its name contains control characters"
+    if len(name) > STUDENT_ID_LIMIT:
+        return f"its name is {len(name)} characters long; the gradebook stores at most {STUDENT_ID_LIMIT}"
+    return None
+
+
+def _kind(path):
+    """'folder', 'file', or what else the path is (never following a link); None if absent."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "unreadable"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "special"
+
+
+def _entries(folder):
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return None
+
+
+def pick_notebook(folder, slug):
+    """(path, notes): the notebook to grade in an assignment folder.
+
+    `<slug>.ipynb` when it exists (as anything: a link is reported when read, never followed).
+    Otherwise the folder's other notebooks (regular files only): one is graded with a note
+    naming it; of several, the one whose name is closest to the expected one (then the newest)
+    is graded, and the note lists them all.
+    """
+    expected = folder / f"{slug}.ipynb"
+    if _kind(expected) is not None:
+        return expected, []
+    names = [n for n in (_entries(folder) or []) if n.endswith(".ipynb")
+             and _kind(folder / n) == "file"]
+    if not names:
+        return expected, []
+    if len(names) == 1:
+        return folder / names[0], [f"graded `{names[0]}`: no file is named `{slug}.ipynb`, "
+                                   "and it is the only notebook in the folder"]
+
+    def rank(n):
+        closeness = difflib.SequenceMatcher(None, n, f"{slug}.ipynb").ratio()
+        return (closeness, os.lstat(folder / n).st_mtime)
+    best = max(names, key=rank)
+    listed = ", ".join(f"`{n}`" for n in names)
+    return folder / best, [f"graded `{best}`: no file is named `{slug}.ipynb`; the folder holds "
+                           f"{len(names)} notebooks ({listed}) and this name is the closest"]
+
+
 def discover(submitted, slugs):
-    """Every (student, assignment) pair in an nbgrader-layout folder, and warnings."""
+    """Every (student, assignment) pair in an nbgrader-layout folder, and warnings.
+
+    Nothing is followed: a student folder that is a symbolic link is reported and skipped; an
+    assignment folder that is one becomes an unreadable submission with a note. Folder names
+    that cannot be student ids (not UTF-8, control characters, too long) are reported.
+    """
     submitted = Path(submitted)
     if not submitted.is_dir():
         raise GradingError(f"the submissions folder {submitted} does not exist")
     found, warnings = [], []
-    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            slug = assignment_dir.name
-            if slug not in slugs:
-                warnings.append(f"{student_dir.name}/{slug}: not an assignment of this course; skipped")
+    for name in _entries(submitted) or []:
+        student_dir = submitted / name
+        kind = _kind(student_dir)
+        if kind == "file":
+            continue
+        if kind != "folder":
+            warnings.append(f"{_shown(name)}: skipped, the student folder is {kind}; "
+                            "links are not followed")
+            continue
+        problem = name_problem(name)
+        if problem:
+            warnings.append(f"{_shown(name)}: not graded, {problem}; rename the folder")
+            continue
+        entries = _entries(student_dir)
+        if entries is None:
+            warnings.append(f"{_shown(name)}: not graded, the folder cannot be read")
+            continue
+        for slug in entries:
+            assignment_dir = student_dir / slug
+            kind = _kind(assignment_dir)
+            if kind == "file":
                 continue
-            found.append(Submission(student_dir.name, slug, assignment_dir / f"{slug}.ipynb"))
+            if slug not in slugs:
+                warnings.append(f"{_shown(name)}/{_shown(slug)}: not an assignment of this course; skipped")
+                continue
+            if kind != "folder":
+                found.append(Submission(name, slug, assignment_dir / f"{slug}.ipynb",
+                                        notebook.Unreadable(f"the assignment folder is {kind}; "
+                                                            "links are not followed")))
+                continue
+            path, notes = pick_notebook(assignment_dir, slug)
+            found.append(Submission(name, slug, path, notes=notes))
     return found, warnings
 
 
@@ -76,6 +180,8 @@ def plan_hash(assignment):
 
 
 def data_hash(data):
+    if isinstance(data, notebook.Unreadable):
+        return "unreadable:" + hashlib.sha256(data.why.encode()).hexdigest()
     return "missing" if data is None else hashlib.sha256(data).hexdigest()
 
 
@@ -88,12 +194,39 @@ def build_job(assignment, sources):
     return {"cells": sources, "cases": cases}
 
 
+def _new_result(assignment, sub):
+    return {"student_id": sub.student_id, "assignment": sub.slug, "status": "graded",
+            "notes": [], "cell_errors": [], "tests": [], "student_code": [],
+            "output": "", "max_score": assignment.max_score,
+            "manual_max_score": sum(assignment.manual.values())}
+
+
 def judge_submission(assignment, sub, sandbox):
-    """Grade one submission in `sandbox`; returns the result record (plain data)."""
-    result = {"student_id": sub.student_id, "assignment": sub.slug, "status": "graded",
-              "notes": [], "cell_errors": [], "tests": [], "student_code": [],
-              "output": "", "max_score": assignment.max_score,
-              "manual_max_score": sum(assignment.manual.values())}
+    """Grade one submission in `sandbox`; returns the result record (plain data).
+
+    Whatever goes wrong while grading one submission becomes that submission's status, never
+    an exception for the class. A failure of the grader's own making (its sandbox could not
+    run, or a bug of ours) is marked `transient`: it is not kept as a final result, so the
+    next run grades that submission again.
+    """
+    try:
+        return _judge_submission(assignment, sub, sandbox)
+    except Exception as exc:  # noqa: BLE001  (reported in words as this submission's status)
+        result = _new_result(assignment, sub)
+        result.update(status="crashed", score=0.0, transient=True, tests=[
+            {"test": t.grade_id, "functions": t.functions, "points": 0.0,
+             "max_points": t.points, "passed": False, "diagnoses": []} for t in assignment.tests])
+        result["notes"].append(f"the grader failed on this submission ({type(exc).__name__}: "
+                               f"{str(exc)[:300]}); it will be graded again on the next run")
+        return result
+
+
+def _judge_submission(assignment, sub, sandbox):
+    result = _new_result(assignment, sub)
+    expected_name = f"{sub.slug}.ipynb"
+    result["notes"].extend(sub.notes or ([f"graded `{sub.path.name}`: no file is named "
+                                          f"`{expected_name}`"]
+                                         if sub.path.name != expected_name else []))
     try:
         cells = notebook.parse_submission(sub.data, sub.path.name)
     except notebook.SubmissionError as exc:
@@ -107,7 +240,12 @@ def judge_submission(assignment, sub, sandbox):
         reply = sandbox.run(build_job(assignment, sources))
         if "crashed" in reply:
             result["status"] = "crashed"
-            result["notes"].append(f"grading stopped: {reply['crashed']}")
+            if reply.get("transient"):
+                result["transient"] = True
+                result["notes"].append(f"the grader's sandbox failed ({reply['crashed']}); "
+                                       "this notebook will be graded again on the next run")
+            else:
+                result["notes"].append(f"grading stopped: {reply['crashed']}")
             outcomes = {}
         else:
             outcomes = reply["cases"]
@@ -131,30 +269,56 @@ def judge_submission(assignment, sub, sandbox):
 
 
 class LocalGrader:
-    """Grades on this machine with `workers` sandboxes in parallel."""
+    """Grades on this machine with `workers` sandboxes in parallel.
+
+    The sandboxes are started before any work is handed out (`warm`, which may be called early
+    so that they start while the coordinator opens the gradebook), so a machine that cannot
+    run them stops the command with a message (SandboxUnavailable) instead of failing every
+    notebook. `warnings` lists, in words, the limits this host could not enforce.
+    """
 
     def __init__(self, workers=None, limits=Limits(), isolate=True):
         self.workers = workers or os.cpu_count() or 1
         self.limits = limits
         self.isolate = isolate
+        self.warnings = []
+        self._sandboxes = None
+
+    def warm(self, n_items):
+        """Start the workers for `n_items` notebooks in the background, side by side."""
+        self._sandboxes = [Sandbox(self.limits, self.isolate)
+                           for _ in range(max(1, min(self.workers, n_items)))]
+        self._starter = concurrent.futures.ThreadPoolExecutor(len(self._sandboxes))
+        self._starting = [self._starter.submit(sb.start) for sb in self._sandboxes]
 
     def grade(self, items, on_result):
         """items: [(assignment, submission)]. Calls on_result(result) in this thread."""
+        if self._sandboxes is None:
+            self.warm(len(items))
         pool = queue.Queue()
-        sandboxes = [Sandbox(self.limits, self.isolate) for _ in range(self.workers)]
-        for sb in sandboxes:
-            pool.put(sb)
-
-        def work(item):
-            assignment, sub = item
-            sandbox = pool.get()
-            try:
-                return judge_submission(assignment, sub, sandbox)
-            finally:
-                pool.put(sandbox)
-
+        sandboxes = self._sandboxes
         try:
-            with concurrent.futures.ThreadPoolExecutor(self.workers) as ex:
+            try:
+                for started in self._starting:
+                    started.result()
+            finally:
+                self._starter.shutdown()
+            for sb in sandboxes:
+                pool.put(sb)
+            missing = {}
+            for sb in sandboxes:
+                missing.update(sb.missing_limits)
+            self.warnings = limit_warnings(missing)
+
+            def work(item):
+                assignment, sub = item
+                sandbox = pool.get()
+                try:
+                    return judge_submission(assignment, sub, sandbox)
+                finally:
+                    pool.put(sandbox)
+
+            with concurrent.futures.ThreadPoolExecutor(max(1, len(sandboxes))) as ex:
                 futures = [ex.submit(work, item) for item in items]
                 for future in concurrent.futures.as_completed(futures):
                     on_result(future.result())
@@ -371,7 +535,8 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
     todo, done = [], []
     lateness = {}
     for sub in subs:
-        sub.data = notebook.read_submission(sub.path)     # read once: hashed here, graded later
+        if sub.data is None:      # read once: hashed here, graded later
+            sub.data = notebook.read_submission(sub.path)
         lateness[(sub.student_id, sub.slug)] = deadlines.judge(
             sub.slug, late.read_timestamp(sub.path.parent))
         key = {"plan": plans[sub.slug], "file": data_hash(sub.data), "version": RESULT_VERSION}
@@ -387,6 +552,13 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
         todo.append((sub, key))
 
     counts = {"graded": 0, "crashed": 0, "timed_out": 0, "missing": 0, "unreadable": 0}
+    # never start more sandboxes than there are notebooks to grade (a one-student regrade)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    grader = (DaskGrader(scheduler, limits, isolate, scheduler_file=scheduler_file,
+                         plans=plans) if (scheduler or scheduler_file)
+              else LocalGrader(workers, limits, isolate))
+    if todo and hasattr(grader, "warm"):
+        grader.warm(len(todo))          # the workers start while the gradebook opens
     try:
         gb = open_gradebook(db_url)
     except GradebookError as exc:
@@ -429,18 +601,16 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
             sub, key = by_key[(result["student_id"], result["assignment"])]
             if result.pop("plan", plans[sub.slug]) != plans[sub.slug]:
                 raise GradingError(f"{sub.slug} was graded with another plan; not saved")
+            if result.pop("transient", False):   # the grader's failure: grade it again next run
+                key = dict(key, transient=True)
             result["written"] = manual.written_answers(assignments[sub.slug], sub.data)
             save(result, key)
             counts[result["status"]] = counts.get(result["status"], 0) + 1
             if progress:
                 progress(result)
 
-        # never start more sandboxes than there are notebooks to grade (a one-student regrade)
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        grader = (DaskGrader(scheduler, limits, isolate, scheduler_file=scheduler_file,
-                             plans=plans) if (scheduler or scheduler_file)
-                  else LocalGrader(workers, limits, isolate))
         grader.grade([(assignments[s.slug], s) for s, _ in todo], on_result)
+        warnings.extend(getattr(grader, "warnings", []))
 
         this_run = [json.loads(result_path(s).read_text(encoding="utf-8")) for s in subs]
         for sub, result in zip(subs, this_run):
@@ -453,9 +623,6 @@ def _grade_locked(submitted, workspace, db_url, workers, limits, isolate, progre
     for result in this_run:
         feedback.write_page(workspace, result, hand.get((result["student_id"],
                                                          result["assignment"])))
-    if os.geteuid() != 0 and isolate:
-        warnings.append("not running as root: the sandbox cannot cap a submission's processes "
-                        "and total memory (cgroups); only per-process limits apply")
     return {"submissions": len(subs), "graded_now": len(todo), "reused": len(done),
             "counts": counts, "warnings": warnings, "seconds": time.monotonic() - started,
             "results": this_run, "rows": rows,

@@ -10,6 +10,9 @@ edited points or flipped grade flags change nothing.
 import ast
 import dataclasses
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,17 +101,82 @@ def load_assignment(slug, root=ROOT):
     return Assignment(slug, tests, manual, solution_ids, release_cells)
 
 
+class Unreadable:
+    """Why a submitted path cannot be read as a notebook file, in words (never followed)."""
+
+    def __init__(self, why):
+        self.why = why
+
+
 def read_submission(path):
-    """The bytes of a submitted notebook, or None when it was not submitted."""
+    """The bytes of a submitted notebook; None when it was not submitted; Unreadable(why) when
+    the path is a link, a device, a folder or cannot be read. Links are never followed: the
+    file is looked at with lstat and opened with O_NOFOLLOW, then checked again."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return None
-    with open(path, "rb") as f:
-        return f.read(MAX_NOTEBOOK_BYTES + 1)   # one byte more tells parse_submission it is too large
+    except OSError as exc:
+        return Unreadable(f"the notebook {path.name} cannot be looked at ({exc.strerror})")
+    kind = _file_kind(st.st_mode)
+    if kind != "file":
+        return Unreadable(f"the notebook {path.name} is {kind}, not a file; links are not "
+                          "followed: submit the notebook itself")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return Unreadable(f"the notebook {path.name} cannot be opened ({exc.strerror})")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):      # swapped between lstat and open
+            return Unreadable(f"the notebook {path.name} is not a regular file")
+        with os.fdopen(fd, "rb") as f:
+            fd = None
+            return f.read(MAX_NOTEBOOK_BYTES + 1)   # one byte more tells parse_submission it is too large
+    except OSError as exc:
+        return Unreadable(f"the notebook {path.name} cannot be read ({exc.strerror})")
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _file_kind(mode):
+    return ("file" if stat.S_ISREG(mode) else "a symbolic link" if stat.S_ISLNK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a pipe or socket")
+
+
+_NBGRADER_SCALARS = (str, bool, int, float)
+
+
+def _clean_cell(cell):
+    """Only what grading reads from a submitted cell, with the types it expects.
+
+    A grade_id that is not a string (a list, a number) is dropped, as are nbgrader fields that
+    are not plain scalars, so no value in a submission can make later code raise.
+    """
+    cell_type = cell.get("cell_type")
+    meta = _nbgrader(cell)
+    nbg = {k: v for k, v in meta.items() if isinstance(k, str) and isinstance(v, _NBGRADER_SCALARS)
+           and not (isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53)}
+    if not isinstance(nbg.get("grade_id"), str):
+        nbg.pop("grade_id", None)
+    clean = {"cell_type": cell_type if isinstance(cell_type, str) else "",
+             "source": _source(cell), "metadata": {"nbgrader": nbg} if nbg else {}}
+    if isinstance(cell.get("id"), str):
+        clean["id"] = cell["id"]
+    return clean
 
 
 def parse_submission(data, name):
-    """Parse a submitted notebook leniently; raise SubmissionError with the reason if we can't."""
+    """Parse a submitted notebook leniently; raise SubmissionError with the reason if we can't.
+
+    Returns its cells, cleaned (`_clean_cell`). What is parsed is bounded: the file's size,
+    the nesting of brackets (JSON deeper than Python's recursion limit) and the length of
+    integers (more digits than sys.int_info allows) are reported, not raised.
+    """
+    if isinstance(data, Unreadable):
+        raise SubmissionError(data.why)
     if data is None:
         raise SubmissionError(f"the notebook {name} was not submitted")
     if len(data) == 0:
@@ -122,9 +190,14 @@ def parse_submission(data, name):
     except json.JSONDecodeError as exc:
         raise SubmissionError(f"the notebook is not valid JSON (line {exc.lineno}: {exc.msg}); "
                               "it may be truncated or saved by another program") from None
+    except RecursionError:
+        raise SubmissionError("the notebook nests brackets too deeply to be a notebook") from None
+    except ValueError:       # an integer with more digits than Python converts (sys.int_info)
+        raise SubmissionError("the notebook holds an integer too long to read (more than "
+                              f"{sys.get_int_max_str_digits()} digits)") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SubmissionError("the file is JSON but not a Jupyter notebook (no list of cells)")
-    return [c for c in nb["cells"] if isinstance(c, dict)]
+    return [_clean_cell(c) for c in nb["cells"] if isinstance(c, dict)]
 
 
 def assemble(assignment, cells):

@@ -32,7 +32,6 @@ Every string that comes from a record (diagnoses and notes quote exception messa
 student controls) is escaped.
 """
 import argparse
-import csv
 import html
 import json
 import math
@@ -40,6 +39,8 @@ import re
 import statistics
 import sys
 from pathlib import Path
+
+from .safety import SafeWriter
 
 STATUSES = ("graded", "timed_out", "crashed", "missing", "unreadable")
 PROBLEM_STATUSES = ("timed_out", "crashed", "missing", "unreadable")
@@ -566,7 +567,7 @@ def render_html(tbl, figures, warnings, n_records, top=TOP):
 def write_csv(report_dir, tbl):
     for name, rows in tbl.items():
         with open(report_dir / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
+            w = SafeWriter(f)
             w.writerow([key for key, _ in COLUMNS[name]])
             for row in rows:
                 w.writerow([row[key] for key, _ in COLUMNS[name]])

@@ -33,6 +33,14 @@ Measured, all in this process, one after the other:
    notebook and an nbgrader process per assignment) is compared with ours on the very same
    class, and with our marginal worker-seconds per notebook.
 
+4. the sandbox alone (`--sandbox-runs`): how long a worker takes to start (bubblewrap, the
+   template's imports of NumPy, IPython, matplotlib and sklearn.datasets), and how long the
+   fresh environment of one notebook costs (an empty job: the fork chain, new namespaces, the
+   tmpfs mounts, the read-only remounts, the two pipes and the checked events, nothing else).
+5. a one-notebook regrade as the instructor runs it (`python -m autograder grade` in a new
+   process on a class of one solution notebook, fresh workspace; then the same command again,
+   when nothing is left to grade): the whole command, Python start and imports included.
+
 Printed: notebooks/second for stock and for ours at each size, the ratio ours/stock (the
 stock run of this same process is the baseline), the linear-scaling check (ours' rate at each
 size against the smallest, and the marginal rate between the smallest and the largest; a
@@ -44,6 +52,8 @@ cases only).
 import argparse
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +67,7 @@ for path in (ROOT, ROOT / "tests", ROOT / "benchmarks"):
 import stock  # noqa: E402
 from autograder import classgen  # noqa: E402
 from autograder.grade import grade_class  # noqa: E402
-from autograder.isolation import Limits  # noqa: E402
+from autograder.isolation import Limits, Sandbox  # noqa: E402
 
 
 def usable_slugs():
@@ -134,6 +144,10 @@ def main(argv=None):
                    help=f"our workers (default: every core, here {os.cpu_count()})")
     p.add_argument("--stock-timeout", type=float, default=30,
                    help="stock nbgrader's cell timeout, seconds (default 30)")
+    p.add_argument("--sandbox-runs", type=int, default=20,
+                   help="empty jobs timed for the per-notebook cost of a fresh environment, and "
+                        "workers started for the start-up (a fifth as many, at least 2); "
+                        "0: skip, with the one-notebook regrade")
     args = p.parse_args(argv)
     workers = args.workers or os.cpu_count() or 1
 
@@ -216,6 +230,7 @@ def main(argv=None):
                 print(f"stock nbgrader, untouched class of {u} students: {len(expected)} "
                       f"notebooks in {run.seconds:.1f} s")
             overhead = (timings, stock_seconds)
+        sandbox_costs = measure_sandbox(args.sandbox_runs, tmp) if args.sandbox_runs else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -258,10 +273,48 @@ def main(argv=None):
             print(f"  stock / ours on the same {n1} untouched notebooks: "
                   f"{stock_s / t1:.1f}x the wall time; per worker-second of the marginal cost: "
                   f"{(stock_s / n1) / (marginal * workers):.1f}x")
+    if sandbox_costs:
+        starts, chains, regrade, again = sandbox_costs
+        print()
+        print("the sandbox alone, and a one-notebook regrade:")
+        print(f"  worker start-up (bubblewrap + template imports): median {statistics.median(starts):.2f} s "
+              f"over {len(starts)} starts")
+        print(f"  fresh environment per notebook (empty job: fork chain, namespaces, tmpfs, "
+              f"read-only remounts, checked events): median {1000 * statistics.median(chains):.1f} ms, "
+              f"max {1000 * max(chains):.1f} ms over {len(chains)} runs")
+        print(f"  `python -m autograder grade` on one notebook, fresh workspace: {regrade:.2f} s; "
+              f"again with nothing to grade: {again:.2f} s")
     if failures:
         print(f"\n{len(failures)} of OUR scores differ from the planted ones", file=sys.stderr)
         return 1
     return 0
+
+
+def measure_sandbox(runs, tmp):
+    """([worker start-up s], [empty-job s], one-notebook regrade s, rerun s)."""
+    starts, chains = [], []
+    for _ in range(max(2, runs // 5)):
+        sandbox = Sandbox(Limits())
+        started = time.monotonic()
+        sandbox.start()
+        starts.append(time.monotonic() - started)
+        if not chains:
+            sandbox.run({"cells": [], "cases": []})            # warm-up, not counted
+            for _ in range(runs):
+                started = time.monotonic()
+                reply = sandbox.run({"cells": [], "cases": []})
+                chains.append(time.monotonic() - started)
+                assert "crashed" not in reply, reply
+        sandbox.close()
+    classgen.write_class(tmp / "one", [("s0000", "01-softmax", {})])
+    command = [sys.executable, "-m", "autograder", "grade", str(tmp / "one"),
+               "--workspace", str(tmp / "one-ws"), "--workers", "1"]
+    timed = []
+    for _ in range(2):
+        started = time.monotonic()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        timed.append(time.monotonic() - started)
+    return starts, chains, timed[0], timed[1]
 
 
 def stock_version():

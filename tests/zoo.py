@@ -6,10 +6,18 @@ fate). A cheat's functions are wrong: under a grader that resists it, it earns o
 honest functions earn. A fault must cost only its author. `write_zoo` lays the zoo out in
 nbgrader's submitted layout with honest students around it (graded before and after it), and
 returns every student's expected score.
+
+`CROSS` (below) holds the attacks on other students (issue 9): on the shared worker, the
+channel back and the coordinator. `write_cross_zoo` lays them out with an honest student
+right after each, for a run with one worker (tests/test_isolation.py).
 """
 import dataclasses
 import json
+import os
+import stat
 from pathlib import Path
+
+import numpy as np
 
 from autograder import classgen
 from autograder.notebook import ROOT
@@ -262,4 +270,390 @@ def write_zoo(folder):
         path.write_text(json.dumps(nb, indent=1))
         for fname, content in entry.files.items():
             (path.parent / fname).write_text(content)
+    return expected
+
+
+# ---------------------------------------------------------------------------------------
+# Across students (issue 9): attacks on the shared worker and on the coordinator. Graded as
+# one class with `--workers 1`, each attacker followed by an honest student on the same
+# worker. Expected scores are "zero", "full" (the assignment's max_score, read from the
+# grades, so point splits may change) or None (the folder cannot be a student: it must be
+# reported and skipped, the run must go on).
+
+MARKER = "classmate-secret-"            # + 8 hex digits: text only an earlier student's code holds
+
+
+def _blank(**cells):
+    """Every solution cell empty (nothing earns points) except `cells`."""
+    return dict({gid: "" for gid in classgen.solution_code(SLUG)}, **cells)
+
+
+def _with_cell(cells, source, grade_id, first=False):
+    """A notebook with one more code cell whose nbgrader grade_id is `grade_id` (any JSON)."""
+    def build():
+        nb = classgen.make_notebook(SLUG, cells)
+        cell = {"cell_type": "code", "execution_count": None, "outputs": [], "source": source,
+                "metadata": {"nbgrader": {"grade_id": grade_id, "solution": True}}}
+        nb["cells"].insert(1 if first else len(nb["cells"]), cell)
+        return nb
+    return build
+
+
+_PLANT = '''import os, sys, site
+_evil = "import numpy\\nnumpy.exp = lambda x, *a, **k: 0 * x\\nnumpy.max = lambda *a, **k: 0\\n"
+_dirs = set(sys.path) | {os.getcwd(), os.path.expanduser("~"), "/tmp", "/dev/shm", "/", "/dev",
+         "/opt/grader", "/opt/grader/sandbox", "/opt", site.getusersitepackages(),
+         os.path.expanduser("~/.ipython/profile_default/startup")}
+for d in _dirs:
+    for name in ("secrets.py", "random.py", "json.py", "sitecustomize.py", "usercustomize.py",
+                 "00-evil.py", "zz-evil.pth"):
+        try:
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, name), "w") as f:
+                f.write(_evil if name.endswith(".py") else "import secrets\\n")
+        except OSError:
+            pass
+'''
+
+_LOCK = '''import os
+for d in ("/tmp", "/dev/shm", os.path.expanduser("~")):
+    try:
+        with open(os.path.join(d, "fill"), "wb") as f:
+            while True:
+                f.write(b"x" * 2**20)
+    except OSError:
+        pass
+    for mode in (0o555, 0o000):
+        try:
+            os.chmod(d, mode)
+        except OSError:
+            pass
+'''
+
+_SCAN = r'''import os, re
+def _readable_memory(pid="self"):
+    """Every readable mapping of a process, as bytes (what an attacker can see)."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            if "r" not in perms or "[v" in line or hi - lo > 1 << 28:
+                continue
+            try:
+                mem.seek(lo)
+                yield mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+def _search(pattern):
+    found = []
+    pids = ["self"] + [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+    for pid in pids:
+        try:
+            for chunk in _readable_memory(pid):
+                found += [m.group() for m in re.finditer(pattern, chunk)]
+        except OSError:
+            pass
+    return found
+'''
+
+_STEAL = _SCAN + r'''_stolen = [s for s in _search(rb"def softmax\(z, axis=-1\):\n(?:    .*\n){1,20}")
+           if re.search(rb"classmate-secret-[0-9a-f]{8}", s)]
+print("stolen:", len(_stolen))
+if _stolen:
+    print(_stolen[0].decode(errors="replace"))
+    exec(_stolen[0].decode(errors="replace"))
+'''
+
+def _hidden_code():
+    """Looks for the first hidden input of softmax (its raw bytes) in its own memory: during
+    the cells (it must not be there) and during the cases (it is: the detector works); prints
+    it during the cases and from a thread after the cells (neither may reach the feedback)."""
+    from autograder import checks
+    raw = np.asarray(checks.find("softmax").cases[0].program["inputs"]["z"], dtype=float).tobytes()
+    return _SCAN + f"""import threading, time
+_P, _Q = bytes.fromhex("{raw[:8].hex()}"), bytes.fromhex("{raw[8:16].hex()}")
+""" + r'''def _count_inputs():
+    n = 0
+    for chunk in _readable_memory():
+        i = chunk.find(_P)
+        while i >= 0:
+            n += chunk[i + 8:i + 16] == _Q
+            i = chunk.find(_P, i + 1)
+    return n
+print("hidden inputs in memory during the cells:", _count_inputs())
+def _late():
+    time.sleep(0.5)
+    print("LATE-PRINT-OF-HIDDEN-INPUTS")
+threading.Thread(target=_late, daemon=True).start()
+_counted = []
+def softmax(z, axis=-1):
+    print("HIDDEN-INPUT:", repr(z))
+    if not _counted:
+        _counted.append(_count_inputs())
+    raise ValueError(f"hidden inputs in memory during the cases: {_counted[0]}")
+'''
+
+
+_FORGE = '''import os
+try:
+    from sandbox import wire
+except ImportError:
+    from autograder.sandbox import wire
+_frames = [wire.frame_bytes({"event": "case_end", "index": 0, "status": "ok", "outputs": [1]}),
+           wire.frame_bytes({"event": "done"})]
+for fd in range(3, 256):
+    for frame in _frames:
+        try:
+            os.write(fd, frame)
+        except OSError:
+            pass
+'''
+
+_FORGE_RAW = '''import os, struct
+_nested = b"[" * 200000 + b"]" * 200000
+_frames = [struct.pack(">QII", 8 + len(_nested), len(_nested), 0) + _nested,
+           struct.pack(">Q", 2**40)]
+for fd in range(3, 256):
+    for frame in _frames:
+        try:
+            os.write(fd, frame)
+        except OSError:
+            pass
+'''
+
+_FORMULA_ERROR = '''_E = type('=HYPERLINK("http://example.com/x","click")', (Exception,), {})
+def softmax(z, axis=-1):
+    raise _E('=1+1')
+'''
+
+_PROBE_PLANT = _SCAN + '''import os
+_secret = "PLANTED" + "-SECRET:" + os.urandom(4).hex() * 4
+# PLANTED-SECRET:0123456789abcdef0123456789abcdef  (the planter's code itself, as job data)
+_keep = [(_secret * 1000).encode()]
+for d in ("/tmp", "/dev/shm", os.path.expanduser("~"), "/", "/opt/grader", "/dev", "/var/tmp"):
+    try:
+        with open(os.path.join(d, "planted-by-the-previous-notebook"), "w") as f:
+            f.write(_secret)
+    except OSError:
+        pass
+os.chmod("/tmp", 0o555)
+print("secrets in my memory:", len(_search(rb"PLANTED-SECRET:[0-9a-f]{32}")))
+'''
+
+# The probe reports what it sees as one JSON line in its printed output (kept by the grader).
+_PROBE = _SCAN + r'''import json, os
+def _mounts():
+    out = []
+    for line in open("/proc/self/mountinfo"):
+        left, right = line.split(" - ")
+        fields = left.split()
+        out.append({"point": fields[4], "options": fields[5].split(","),
+                    "fstype": right.split()[0], "super": right.split()[2]})
+    return out
+_scratch = {"/tmp", "/dev/shm"}
+_mine = _mounts()
+_planted = [p for d in ("/tmp", "/dev/shm", os.path.expanduser("~"), "/", "/opt/grader", "/dev", "/var/tmp")
+            for p in [os.path.join(d, "planted-by-the-previous-notebook")] if os.path.lexists(p)]
+_secrets = [s for s in _search(rb"PLANTED-SECRET:[0-9a-f]{32}")]
+_writable = []
+for m in _mine:
+    if m["point"] in _scratch or m["point"].startswith("/proc"):
+        continue
+    try:
+        open(os.path.join(m["point"], ".probe"), "w").close()
+        _writable.append(m["point"])
+    except OSError:
+        pass
+print("PROBE " + json.dumps({
+    "rw_mounts": [m["point"] for m in _mine if "rw" in m["options"]],
+    "scratch": {m["point"]: [m["fstype"], "size=" in m["super"]] for m in _mine if m["point"] in _scratch},
+    "scratch_listing": {d: sorted(os.listdir(d)) for d in _scratch},
+    "tmp_mode": oct(os.stat("/tmp").st_mode & 0o7777),
+    "planted_files": _planted, "secrets_in_memory": len(_secrets),
+    "writable_outside_scratch": _writable}))
+'''
+
+
+@dataclasses.dataclass
+class CrossEntry:
+    finding: int                    # the issue's finding this instance belongs to
+    attack: str                     # what it tries, in words
+    expected: str                   # "zero", "full" or None (reported, not graded)
+    write: object                   # (path of the notebook to create, folder) -> None
+    exact: bool = False             # the folder is named `name` exactly (no order prefix)
+
+
+def _nb(cells=None, build=None):
+    def write(path, folder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nb = build() if build else classgen.make_notebook(SLUG, cells)
+        path.write_text(json.dumps(nb, indent=1))
+    return write
+
+
+def _raw(data, mode=None):
+    def write(path, folder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if mode is not None:
+            path.chmod(mode)
+    return write
+
+
+def _symlink(target, level="notebook"):
+    """The notebook (or its assignment folder, or the student folder) as a symbolic link."""
+    def write(path, folder):
+        if level == "notebook":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(target(folder))
+        elif level == "assignment":
+            path.parent.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.symlink_to(target(folder))
+        else:
+            path.parent.parent.symlink_to(target(folder))
+    return write
+
+
+def _special(kind):
+    def write(path, folder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))   # like /dev/zero
+    return write
+
+
+def _renamed(*names):
+    """Notebooks saved under other names (a browser's `01-softmax (1).ipynb`): the first is
+    the solution, the others untouched; plus a link, which must never be picked."""
+    def write(path, folder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(names):
+            nb = classgen.make_notebook(SLUG, {} if i == 0 else None)
+            (path.parent / name).write_text(json.dumps(nb, indent=1))
+        (path.parent / "zz-link.ipynb").symlink_to(f"/proc/self/cwd/solutions/{SLUG}/{SLUG}.ipynb")
+    return write
+
+
+_HONEST_FOLDER = "00-b-honest"
+_NOTEBOOK_OF = lambda folder, student: folder / student / SLUG / f"{SLUG}.ipynb"  # noqa: E731
+
+
+def _honest_marked(k):
+    """The solution, its softmax carrying a comment only this student's code holds."""
+    code = classgen.solution_code(SLUG)
+    code["softmax"] = code["softmax"].replace(
+        "def softmax(z, axis=-1):\n", f"def softmax(z, axis=-1):\n    # {MARKER}{k:08x}\n", 1)
+    return code
+
+CROSS = {
+    # 1. state carries over between students
+    "plants-modules-and-startup-files": CrossEntry(
+        1, "writes secrets.py, sitecustomize.py, .pth and IPython startup files into every "
+           "folder on sys.path, home, /tmp, /dev/shm, / and /opt/grader", "zero",
+        _nb(_blank(softmax=_PLANT))),
+    "locks-and-fills-the-scratch": CrossEntry(
+        1, "fills /tmp, /dev/shm and home, then chmods them 0555 and 0000", "zero",
+        _nb(_blank(softmax=_LOCK))),
+    # 2. memory carries over (the honest student before it has a marked softmax)
+    "reads-an-earlier-students-memory": CrossEntry(
+        2, "scans its own memory and every process's for an earlier student's softmax and runs it",
+        "zero", _nb(_blank(softmax=_STEAL))),
+    # 3. links are followed
+    "links-to-the-solution": CrossEntry(
+        3, "the notebook is a link to /proc/self/cwd/solutions/...", "zero",
+        _symlink(lambda folder: f"/proc/self/cwd/solutions/{SLUG}/{SLUG}.ipynb")),
+    "links-to-a-classmate": CrossEntry(
+        3, "the notebook is a link to a classmate's notebook", "zero",
+        _symlink(lambda folder: _NOTEBOOK_OF(folder, _HONEST_FOLDER))),
+    "links-its-assignment-folder": CrossEntry(
+        3, "the assignment folder is a link to a classmate's", "zero",
+        _symlink(lambda folder: folder / _HONEST_FOLDER / SLUG, "assignment")),
+    "links-its-student-folder": CrossEntry(
+        3, "the student folder is a link to a classmate's", None,
+        _symlink(lambda folder: folder / _HONEST_FOLDER, "student")),
+    # 4. one submission stops the whole class
+    "forges-result-frames": CrossEntry(
+        4, "writes forged case_end (outputs [1]) and done frames to every descriptor", "zero",
+        _nb(_blank(softmax=_FORGE))),
+    "forges-malformed-frames": CrossEntry(
+        4, "writes a frame of 200,000 nested brackets and one claiming 1 TB", "zero",
+        _nb(_blank(softmax=_FORGE_RAW))),
+    "grade-id-is-a-list": CrossEntry(
+        4, "a code cell whose metadata.nbgrader.grade_id is a list", "full",
+        _nb(build=_with_cell({}, "x = 1\n", ["softmax"]))),
+    "grade-id-is-a-dict-first": CrossEntry(
+        4, "the first code cell's grade_id is a dict", "full",
+        _nb(build=_with_cell({}, "y = 2\n", {"a": 1}, first=True))),
+    "a-5000-digit-integer": CrossEntry(
+        4, "a notebook file holding a 5000-digit integer", "zero",
+        _raw(b'{"cells": [], "metadata": {"n": ' + b"7" * 5000 + b"}}")),
+    "200000-nested-brackets": CrossEntry(
+        4, "a notebook file holding 200,000 nested brackets", "zero",
+        _raw(b'{"cells": ' + b"[" * 200000 + b"]" * 200000 + b"}")),
+    "links-to-proc-self-mem": CrossEntry(
+        4, "the notebook is a link to /proc/self/mem", "zero",
+        _symlink(lambda folder: "/proc/self/mem")),
+    "is-a-fifo": CrossEntry(4, "the notebook is a named pipe (reading it would block)", "zero",
+                            _special("fifo")),
+    "is-a-device": CrossEntry(4, "the notebook is a character device like /dev/zero", "zero",
+                              _special("device")),
+    "mode-000": CrossEntry(4, "an untouched notebook that nobody may read (mode 000)", "zero",
+                           _raw(json.dumps(classgen.make_notebook(SLUG, None)).encode(), 0)),
+    "name-not-utf8-\udce9": CrossEntry(4, "a student folder name that is not valid UTF-8", None,
+                                       _nb({}), exact=True),
+    "name-too-long-" + "x" * 116: CrossEntry(4, "a 130-character student id", None, _nb({}), exact=True),
+    # 5. exports harm the instructor
+    "=2+5": CrossEntry(5, "a folder named like a spreadsheet formula", "full", _nb({}), exact=True),
+    "raises-a-formula": CrossEntry(
+        5, "raises an exception named =HYPERLINK(...) with message =1+1", "zero",
+        _nb(_blank(softmax=_FORMULA_ERROR))),
+    "name-\x1b]0;owned\x07\x1b[2J": CrossEntry(
+        5, "a folder name with escape sequences (window title, clear screen)", None, _nb({}),
+        exact=True),
+    # 6. hidden inputs reach the feedback page
+    "prints-hidden-inputs": CrossEntry(
+        6, "looks for the job in its memory during the cells, prints the hidden inputs during "
+           "the cases and from a thread after the cells", "zero", _nb(build=lambda: classgen.make_notebook(SLUG, _blank(softmax=_hidden_code())))),
+    # issue 10: the notebook saved under another name is graded, with a note
+    "saved-by-a-browser": CrossEntry(
+        0, f"the only notebook is `{SLUG} (1).ipynb`", "full", _renamed(f"{SLUG} (1).ipynb")),
+    "several-renamed-notebooks": CrossEntry(
+        0, "three notebooks, none with the expected name", "full",
+        _renamed(f"{SLUG} (2).ipynb", "Untitled.ipynb", "notes.ipynb")),
+    # the property itself: a probe after a planter (tests/test_isolation.py reads its report)
+    "plants-for-the-probe": CrossEntry(
+        1, "leaves files everywhere, a secret in memory and /tmp at mode 0555", "zero",
+        _nb(_blank(softmax=_PROBE_PLANT))),
+}
+PROBE_AFTER = "plants-for-the-probe"
+
+
+def probe_student():
+    """The folder of the probe, graded right after the planter."""
+    return f"{list(CROSS).index(PROBE_AFTER) + 1:02d}-b-probe"
+
+
+def write_cross_zoo(folder):
+    """Lay out CROSS in one class: entry k as `NN-a-<name>`, then an honest `NN-b-honest`.
+
+    Returns {folder name: "zero" | "full" | None}. Folders are graded in name order, so with
+    one worker each honest student runs right after its attacker, on the same worker. Every
+    honest student's softmax carries a marker comment (for the memory thief to look for); the
+    planter is followed by the probe, an honest student whose first cell reports what it sees.
+    """
+    folder = Path(folder)
+    expected = {_HONEST_FOLDER: "full"}
+    _nb(_honest_marked(0))(_NOTEBOOK_OF(folder, _HONEST_FOLDER), folder)
+    for k, (name, entry) in enumerate(CROSS.items(), start=1):
+        attacker = name if entry.exact else f"{k:02d}-a-{name}"
+        entry.write(_NOTEBOOK_OF(folder, attacker), folder)
+        expected[attacker] = entry.expected
+        if name == PROBE_AFTER:
+            honest, write = probe_student(), _nb(build=_with_cell({}, _PROBE, None, first=True))
+        else:
+            honest, write = f"{k:02d}-b-honest", _nb(_honest_marked(k))
+        write(_NOTEBOOK_OF(folder, honest), folder)
+        expected[honest] = "full"
     return expected

@@ -3,15 +3,24 @@
 A value is encoded as JSON in which every array is replaced by {"$array": key}, and the
 arrays travel in an .npz blob loaded with allow_pickle=False. One message on a pipe is a
 frame: an 8-byte header (two big-endian uint32 lengths, JSON then npz) and the two parts.
+
+Frames that come back from the sandbox are untrusted: `FrameReader` collects them without
+ever blocking, and `loads` refuses a JSON part over its limit and any array whose declared
+size is larger than the bytes that carry it, before anything is allocated.
 """
 import io
 import json
+import math
 import struct
+import zipfile
 
 import numpy as np
 
 MAX_FRAME = 256 * 2**20          # bytes; larger frames are refused, not read
+MAX_HEAD = 4 * 2**20             # bytes of JSON in one frame (arrays travel in the npz part)
+MAX_ARRAYS = 10_000              # arrays in one frame
 _HEADER = struct.Struct(">II")
+_LENGTH = struct.Struct(">Q")
 
 
 class WireError(ValueError):
@@ -82,19 +91,72 @@ def loads(data):
     n_head, n_blob = _HEADER.unpack_from(data)
     if _HEADER.size + n_head + n_blob != len(data):
         raise WireError("frame lengths do not match its size")
+    if n_head > MAX_HEAD:
+        raise WireError(f"the JSON part of a frame is over the limit of {MAX_HEAD} bytes")
     head = data[_HEADER.size:_HEADER.size + n_head]
     blob = data[_HEADER.size + n_head:]
     arrays = {}
     if n_blob:
+        _check_npz(blob)
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    return decode(json.loads(head), arrays)
+    try:
+        tree = json.loads(head)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"the JSON part of a frame cannot be read ({type(exc).__name__})") from None
+    return decode(tree, arrays)
+
+
+def _check_npz(blob):
+    """Refuse an npz whose arrays would take more memory than the bytes that carry them."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ARRAYS:
+                raise WireError(f"a frame holds more than {MAX_ARRAYS} arrays")
+            for info in members:
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                    raise WireError("a frame holds a compressed array")
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = reader(f)
+                if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise WireError("a frame holds an array larger than its data")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise WireError(f"the arrays of a frame cannot be read ({exc})") from None
+
+
+def frame_bytes(message):
+    data = dumps(message)
+    return _LENGTH.pack(len(data)) + data
 
 
 def write_frame(stream, message):
-    data = dumps(message)
-    stream.write(struct.pack(">Q", len(data)) + data)
+    stream.write(frame_bytes(message))
     stream.flush()
+
+
+class FrameReader:
+    """Collects frames from bytes as they arrive (never blocks); refuses oversize frames."""
+
+    def __init__(self, limit):
+        self.limit, self.buffer = limit, bytearray()
+
+    def feed(self, data):
+        """Add bytes; return the complete frames' payloads (bytes), in order."""
+        self.buffer += data
+        frames = []
+        while len(self.buffer) >= _LENGTH.size:
+            (n,) = _LENGTH.unpack_from(self.buffer)
+            if n > self.limit:
+                raise WireError(f"a frame of {n:,} bytes is over the limit of {self.limit:,}")
+            if len(self.buffer) < _LENGTH.size + n:
+                break
+            frames.append(bytes(self.buffer[_LENGTH.size:_LENGTH.size + n]))
+            del self.buffer[:_LENGTH.size + n]
+        return frames
 
 
 def _read_exact(stream, n):
