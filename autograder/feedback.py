@@ -145,7 +145,7 @@ def render(result, manual=None):
 <p class="score">Automatic score: <strong>{r['score']:g} / {r['max_score']:g}</strong></p>
 {hand}
 <h2>Tests</h2>
-<table><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What was checked, and what went wrong</th></tr></thead>
+<table class="tests"><thead><tr><th>Function</th><th>Result</th><th>Points</th><th>What was checked, and what went wrong</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 {'<h2>Notes</h2><ul>' + notes + '</ul>' if notes else ''}
 {'<h2>Errors while running your cells</h2><ul>' + errors + '</ul>' if errors else ''}

@@ -451,7 +451,7 @@ def feedback(tmp_path_factory, serve):
                            FEEDBACK_SLUG, load_assignment(FEEDBACK_SLUG).functions)}}
 
 
-ROWS = """() => [...document.querySelectorAll("table tbody tr")].map(tr => {
+ROWS = """() => [...document.querySelectorAll("table.tests tbody tr")].map(tr => {
     const td = [...tr.querySelectorAll("td")];
     return {functions: td[0].innerText.trim(), result: td[1].innerText.trim(),
             points: td[2].innerText.trim(), diagnoses: [...td[3].querySelectorAll("li:not(.behaviour)")].map(li => li.innerText.trim())};
