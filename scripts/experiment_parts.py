@@ -269,7 +269,331 @@ def backprop():
     ]
 
 
-PARTS = {"03-backprop": backprop}
+# ---------------------------------------------------------------------------- 05-batchnorm
+
+def batchnorm():
+    rescue, t = ex.BN_RESCUE_ACCURACY, ex.BN_TEST_ACCURACY
+    return "about 4 hours: 1 hour 30 for the three batchnorm functions, 2 hours 30 for the experiment part.", [
+        markdown(lines(f'''
+            ## Part 2: a deep network on real handwritten digits
+
+            You now put your batchnorm layer into a deep network and train it on real data: 8x8
+            grey-scale images of the digits 0 to 9 (64 pixels in [0, 1] per image). You train on
+            1,000 images and compare settings on 397 validation images; the grader measures your
+            networks on 400 test images this notebook never sees, with batchnorm in test mode.
+
+            Points: `deep_net_loss` (4, automatic), `train_net` (3, automatic: the grader trains
+            with and without batchnorm at its own settings, and each network must classify at
+            least {rescue:.0%} of the test images), your final network's test accuracy (3,
+            automatic: at least {t:.0%}), two written answers (2 + 2, graded by hand).
+            {GRADER_NOTE}
+            ''')),
+        readonly("load_digits_data", DATA),
+        markdown(lines('''
+            ## 5. A deep network with batchnorm (4 points)
+
+            `deep_net_loss(params, X, y=None, bn_params=None)` computes a fully connected network
+            with `L` weight matrices: `L - 1` hidden layers, each
+            `affine -> batchnorm -> relu`, then an `affine` output layer and the mean softmax
+            cross-entropy. `params` holds `W1 .. WL`, `b1 .. bL` and, for each hidden layer `l`,
+            `gamma{l}` and `beta{l}`; `L` is the number of keys that start with `W`.
+
+            - `bn_params` is `None` for a network **without** batchnorm (then the hidden layers
+              are `affine -> relu` and `params` has no `gamma`, `beta`), or a list of `L - 1`
+              dicts, one per hidden layer, passed to your `batchnorm_forward` as they are (their
+              `mode` says train or test, and your forward pass updates their running statistics).
+            - With `y=None` return the scores `(N, C)`. Otherwise return `(loss, grads)` where
+              `grads` has the same keys and shapes as `params`. Use your `batchnorm_forward` and
+              either of your backward passes; use no L2 penalty.
+            ''')),
+        solution("deep_net_loss", lines('''
+            def deep_net_loss(params, X, y=None, bn_params=None):
+                """Scores, or loss and gradients, of affine - [batchnorm] - relu x (L-1) - affine - softmax.
+
+                Inputs:
+                - params: dict with W1 (D, H1), b1 (H1,), ..., WL (H_{L-1}, C), bL (C,), and
+                  gamma{l}, beta{l} (H_l,) for l < L when bn_params is not None
+                - X: (N, D) data; y: (N,) labels in 0 .. C-1, or None for the scores
+                - bn_params: None (no batchnorm) or a list of L-1 dicts for batchnorm_forward
+
+                Returns scores (N, C) if y is None, else (loss, grads) with grads keyed like params.
+                """
+                ### BEGIN SOLUTION
+                L = sum(1 for k in params if k.startswith("W"))
+                h, caches = X, []
+                for l in range(1, L):
+                    a = h @ params[f"W{l}"] + params[f"b{l}"]
+                    bn_cache = None
+                    if bn_params is not None:
+                        a, bn_cache = batchnorm_forward(a, params[f"gamma{l}"], params[f"beta{l}"],
+                                                        bn_params[l - 1])
+                    caches.append((h, bn_cache, a))
+                    h = np.maximum(a, 0.0)
+                scores = h @ params[f"W{L}"] + params[f"b{L}"]
+                if y is None:
+                    return scores
+                N = X.shape[0]
+                shifted = scores - scores.max(axis=1, keepdims=True)
+                log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+                loss = -np.mean(log_probs[np.arange(N), y])
+                dscores = np.exp(log_probs)
+                dscores[np.arange(N), y] -= 1.0
+                dscores /= N
+                grads = {f"W{L}": h.T @ dscores, f"b{L}": dscores.sum(axis=0)}
+                dh = dscores @ params[f"W{L}"].T
+                for l in range(L - 1, 0, -1):
+                    h_in, bn_cache, a = caches[l - 1]
+                    da = dh * (a > 0)
+                    if bn_cache is not None:
+                        da, grads[f"gamma{l}"], grads[f"beta{l}"] = batchnorm_backward_alt(da, bn_cache)
+                    grads[f"W{l}"] = h_in.T @ da
+                    grads[f"b{l}"] = da.sum(axis=0)
+                    dh = da @ params[f"W{l}"].T
+                return loss, grads
+                ### END SOLUTION
+            ''')),
+        tests("test_deep_net_loss", 4, lines('''
+            # Visible tests for deep_net_loss: every gradient against centred differences.
+            def loss_gradient_by_differences(params, X, y, bn_params, key, h=1e-6):
+                grad = np.zeros_like(params[key])
+                for i in np.ndindex(grad.shape):
+                    old = params[key][i]
+                    params[key][i] = old + h
+                    plus, _ = deep_net_loss(params, X, y, bn_params)
+                    params[key][i] = old - h
+                    minus, _ = deep_net_loss(params, X, y, bn_params)
+                    params[key][i] = old
+                    grad[i] = (plus - minus) / (2 * h)
+                return grad
+
+            rng_t = np.random.default_rng(21)
+            X_t, y_t = rng_t.normal(size=(8, 5)), rng_t.integers(3, size=8)
+            for with_bn in (False, True):
+                dims = [5, 6, 4, 3]
+                p_t = {}
+                for l in range(1, 4):
+                    p_t[f"W{l}"] = rng_t.normal(size=(dims[l - 1], dims[l])) / np.sqrt(dims[l - 1])
+                    p_t[f"b{l}"] = 0.1 * rng_t.normal(size=dims[l])
+                    if with_bn and l < 3:
+                        p_t[f"gamma{l}"] = 1 + 0.3 * rng_t.normal(size=dims[l])
+                        p_t[f"beta{l}"] = 0.2 * rng_t.normal(size=dims[l])
+                bn_t = [{"mode": "train"}, {"mode": "train"}] if with_bn else None
+                loss_t, grads_t = deep_net_loss(p_t, X_t, y_t, bn_t)
+                assert np.ndim(loss_t) == 0 and np.isfinite(loss_t), f"the loss should be one finite number, got {loss_t}"
+                assert set(grads_t) == set(p_t), f"grads should have the keys {sorted(p_t)}, got {sorted(grads_t)}"
+                for key in p_t:
+                    num = loss_gradient_by_differences(p_t, X_t, y_t, bn_t, key)
+                    err = rel_error(grads_t[key], num)
+                    assert err < 1e-5, (f"{'with' if with_bn else 'without'} batchnorm, grads[{key!r}] disagrees "
+                                        f"with finite differences (relative error {err:.1e})")
+                scores_t = deep_net_loss(p_t, X_t, None, bn_t)
+                assert np.shape(scores_t) == (8, 3), f"with y=None return the scores (8, 3), got shape {np.shape(scores_t)}"
+            print("Visible deep_net_loss tests passed.")
+            ### BEGIN HIDDEN TESTS
+            from autograder.checks import check
+            check("deep_net_loss")
+            ### END HIDDEN TESTS
+            ''')),
+        markdown(lines('''
+            ## 6. Training the network (3 points)
+
+            `train_net(X, y, hidden_dims, use_batchnorm, learning_rate, weight_scale, num_iters,
+            batch_size, seed=0)` builds and trains the network by mini-batch gradient descent:
+
+            1. `rng = np.random.default_rng(seed)`; layer sizes `[D] + hidden_dims + [C]` with
+               `C = y.max() + 1`; `W{l} = weight_scale * rng.standard_normal((fan_in, fan_out))`,
+               zero biases, and with batchnorm `gamma{l}` ones and `beta{l}` zeros;
+            2. `bn_params` is a list of `{"mode": "train"}` dicts, one per hidden layer, with
+               batchnorm, else `None`;
+            3. each iteration draws `rng.choice(N, batch_size)`, calls `deep_net_loss`, records
+               the loss and steps every parameter by `- learning_rate * grad`.
+
+            Return `(params, bn_params, loss_history)`. After training, `bn_params` holds the
+            running statistics; to predict, set every `mode` to `"test"`, as `predict` below does.
+            ''')),
+        solution("train_net", lines('''
+            def train_net(X, y, hidden_dims, use_batchnorm, learning_rate, weight_scale, num_iters,
+                          batch_size, seed=0):
+                """Train deep_net_loss's network with mini-batch gradient descent.
+
+                Returns (params, bn_params, loss_history): the trained parameters, the list of
+                batchnorm dicts with their running statistics (None without batchnorm), and the
+                (num_iters,) batch losses.
+                """
+                ### BEGIN SOLUTION
+                rng = np.random.default_rng(seed)
+                dims = [X.shape[1]] + list(hidden_dims) + [int(np.max(y)) + 1]
+                params = {}
+                for l in range(1, len(dims)):
+                    params[f"W{l}"] = weight_scale * rng.standard_normal((dims[l - 1], dims[l]))
+                    params[f"b{l}"] = np.zeros(dims[l])
+                    if use_batchnorm and l < len(dims) - 1:
+                        params[f"gamma{l}"] = np.ones(dims[l])
+                        params[f"beta{l}"] = np.zeros(dims[l])
+                bn_params = [{"mode": "train"} for _ in hidden_dims] if use_batchnorm else None
+                loss_history = np.zeros(num_iters)
+                for it in range(num_iters):
+                    batch = rng.choice(X.shape[0], batch_size)
+                    loss, grads = deep_net_loss(params, X[batch], y[batch], bn_params)
+                    loss_history[it] = loss
+                    for key in params:
+                        params[key] = params[key] - learning_rate * grads[key]
+                return params, bn_params, loss_history
+                ### END SOLUTION
+            ''')),
+        readonly("predict_helper", lines('''
+            def predict(params, bn_params, X):
+                """Class predictions of a trained network, batchnorm in test mode."""
+                test_bn = None if bn_params is None else [dict(p, mode="test") for p in bn_params]
+                return np.argmax(deep_net_loss(params, X, None, test_bn), axis=1)
+            ''')),
+        tests("test_train_net", 3, lines('''
+            # Visible tests for train_net, on the first 300 training digits.
+            for with_bn, scale in ((True, 0.01), (False, 0.2)):
+                p_t, bn_t, hist_t = train_net(X_train[:300], y_train[:300], [32, 32], with_bn, 0.2, scale, 200, 50, seed=2)
+                assert np.shape(hist_t) == (200,), f"loss_history should have one loss per iteration, got shape {np.shape(hist_t)}"
+                assert np.all(np.isfinite(hist_t)), "the loss became NaN or inf"
+                assert np.mean(hist_t[-20:]) < 0.5 * np.mean(hist_t[:20]), (
+                    f"{'with' if with_bn else 'without'} batchnorm the loss should at least halve: first 20 average "
+                    f"{np.mean(hist_t[:20]):.3f}, last 20 {np.mean(hist_t[-20:]):.3f}")
+                if with_bn:
+                    assert len(bn_t) == 2 and all("running_mean" in p for p in bn_t), \\
+                        "bn_params should be one dict per hidden layer, holding the running statistics after training"
+                acc_t = np.mean(predict(p_t, bn_t, X_val) == y_val)
+                assert acc_t > 0.8, f"{'with' if with_bn else 'without'} batchnorm: validation accuracy {acc_t:.3f}, expected above 0.8"
+            print("Visible train_net tests passed.")
+            ### BEGIN HIDDEN TESTS
+            from autograder.checks import check
+            check("train_net")
+            ### END HIDDEN TESTS
+            ''')),
+        markdown(lines('''
+            ## 7. What batchnorm changes
+
+            Train networks with 4 hidden layers of 64 units, with and without batchnorm, over a
+            grid of learning rates (say 0.05, 0.2, 1) and initial weight scales (say 0.01, 0.1,
+            0.2, 1), 500 steps of batch 50 each, and print the validation accuracy of every run
+            as two tables. A run takes a fraction of a second.
+            ''')),
+        solution("experiment_grid", lines('''
+            # experiment: learning rate x weight scale, with and without batchnorm (not run by the grader)
+            grid = {}          # (use_batchnorm, learning_rate, weight_scale) -> validation accuracy
+            ### BEGIN SOLUTION
+            rates, scales = [0.05, 0.2, 1.0], [0.01, 0.1, 0.2, 1.0]
+            for use_bn in (False, True):
+                for lr in rates:
+                    for scale in scales:
+                        with np.errstate(all="ignore"):
+                            p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, use_bn, lr, scale, 500, 50)
+                            grid[(use_bn, lr, scale)] = np.mean(predict(p_run, bn_run, X_val) == y_val)
+            for use_bn in (False, True):
+                print(("with" if use_bn else "without") + " batchnorm; rows: learning rate, columns: weight scale")
+                print("        " + "".join(f"{s:>8g}" for s in scales))
+                for lr in rates:
+                    print(f"{lr:>8g}" + "".join(f"{grid[(use_bn, lr, s)]:8.3f}" for s in scales))
+            ### END SOLUTION
+            ''')),
+        markdown(lines('''
+            Now vary the batch size with batchnorm and without: 2, 4, 8, 32 and 128, scaling the
+            learning rate with the batch size (`0.05 * batch_size / 32`) and the number of steps
+            so that every run sees the same number of examples (16,000). Plot validation accuracy
+            against batch size (log scale), one curve with batchnorm and one without.
+            ''')),
+        solution("experiment_batch_size", lines('''
+            # experiment: batch size (not run by the grader)
+            import matplotlib.pyplot as plt
+            ### BEGIN SOLUTION
+            sizes = [2, 4, 8, 32, 128]
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for use_bn in (False, True):
+                accs = []
+                for bs in sizes:
+                    with np.errstate(all="ignore"):
+                        p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, use_bn, 0.05 * bs / 32, 0.2,
+                                                     16000 // bs, bs)
+                    accs.append(np.mean(predict(p_run, bn_run, X_val) == y_val))
+                ax.plot(sizes, accs, "o-", label="with batchnorm" if use_bn else "without batchnorm")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("batch size")
+            ax.set_ylabel("validation accuracy")
+            ax.legend()
+            plt.show()
+            ### END SOLUTION
+            ''')),
+        markdown(lines('''
+            Choose your final network below: any hidden sizes, with or without batchnorm. The
+            grader calls `train_final_net(X_train, y_train)` (the provided cell after it) in a
+            sandbox with a 10-second limit (stay under 5 seconds here), and measures the result
+            on the held-out test images with `predict`'s test mode.
+            ''')),
+        solution("best_network", lines('''
+            ### BEGIN SOLUTION
+            BEST = {"hidden_dims": [64, 64, 64, 64], "use_batchnorm": True, "learning_rate": 0.2,
+                    "weight_scale": 0.1, "num_iters": 500, "batch_size": 50}
+            ### END SOLUTION
+            ''')),
+        readonly("train_final_helper", lines('''
+            def train_final_net(X, y):
+                """Your final network: train_net with the settings in BEST and seed 0."""
+                if "BEST" not in globals():
+                    raise NotImplementedError("set BEST in the cell above first")
+                return train_net(X, y, seed=0, **BEST)
+            ''')),
+        tests("test_final_network", 3, lines(f'''
+            # Visible check of your final network (the grader uses the 400 test images instead).
+            p_final, bn_final, hist_final = train_final_net(X_train, y_train)
+            val_final = np.mean(predict(p_final, bn_final, X_val) == y_val)
+            print(f"validation accuracy of your final network: {{val_final:.3f}}")
+            assert val_final >= {t - 0.01:.2f}, (
+                f"validation accuracy {{val_final:.3f}}: the test threshold is {t:.2f}, so aim above it")
+            ### BEGIN HIDDEN TESTS
+            from autograder.checks import check
+            check("train_final_net")
+            ### END HIDDEN TESTS
+            ''')),
+        markdown(lines('''
+            ## 8. Reading your experiment (2 + 2 points, graded by hand)
+
+            **(a)** In your grid, which settings train only with batchnorm? Explain, layer by
+            layer, what happens to the activations of the network without batchnorm at weight
+            scale 0.01 and at 1, and why batchnorm makes the result almost independent of the
+            weight scale.
+            ''')),
+        answer("q_bn_grid", 2, lines('''
+            **Rubric (2 points).** 1 point: reads the tables correctly: without batchnorm only a
+            narrow band trains (scale about 0.1 to 0.2 with a moderate rate); scale 0.01 and 1, and
+            rate 1, fail (chance, about 10%, or NaN), while with batchnorm nearly every cell reaches
+            about 95-98%. 1 point: the mechanism: each layer multiplies the activations' scale by
+            about weight_scale * sqrt(fan_in) / sqrt(2) (64 inputs, relu), so at 0.01 the signal
+            (and the gradient) shrinks by about 20x per layer and at 1 grows by about 6x per layer;
+            batchnorm divides each feature by its batch standard deviation, so the scale of W
+            cancels in the forward pass and the gradient of W scales inversely with it.
+            ''')),
+        markdown(lines('''
+            **(b)** What happened at the smallest batch sizes with batchnorm, and why? Give two
+            reasons, one about training and one about the switch to test mode.
+            ''')),
+        answer("q_bn_batch_size", 2, lines('''
+            **Rubric (2 points).** 1 point: with batchnorm the accuracy drops sharply at batch 2
+            (and somewhat at 4) while the plain network is unaffected. 1 point for two reasons:
+            (training) a mean and variance from 2 examples are very noisy, and with N = 2 every
+            normalised feature is exactly -1 or +1, so the layer throws away most of the
+            information; (test mode) the running averages of such noisy batch statistics do not
+            match the statistics the network was trained with, so test-mode outputs differ from
+            training-mode ones. Half a point for one reason only.
+            ''')),
+        markdown(lines('''
+            ## Optional challenge (not graded)
+
+            Put batchnorm *after* the relu instead of before it, or replace it with layer
+            normalization (normalise each example over its features instead of each feature over
+            the batch), and rerun the batch-size experiment. Which of the two problems of small
+            batches does layer normalization remove?
+            ''')),
+    ]
+
+
+PARTS = {"03-backprop": backprop, "05-batchnorm": batchnorm}
 
 
 def tagged(cell, key):

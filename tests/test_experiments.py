@@ -31,6 +31,12 @@ NO_SHIFT_03 = '''def softmax_loss_vectorized(W, X, y, reg):
 '''
 ASCENT_03 = classgen.solution_code("03-backprop")["train_softmax"].replace(
     "W = W - learning_rate * dW", "W = W + learning_rate * dW")
+BEST_05 = ('BEST = {{"hidden_dims": [64, 64, 64, 64], "use_batchnorm": {bn}, "learning_rate": {lr}, '
+           '"weight_scale": 0.1, "num_iters": 500, "batch_size": 50}}\n')
+FORWARD_05 = classgen.solution_code("05-batchnorm")["batchnorm_forward"]
+STALE_05 = FORWARD_05.replace("        running_mean = momentum * running_mean + (1 - momentum) * mu\n", "") \
+    .replace("        running_var = momentum * running_var + (1 - momentum) * var\n", "")
+assert STALE_05 != FORWARD_05
 BAD = {
     "lr-too-large": ("03-backprop", {"best_hyperparameters": BEST_03.format(lr=1e4)},
                      {"test_final_model": "loss rose"}),
@@ -41,6 +47,11 @@ BAD = {
                      {"test_final_model": "underfits"}),
     "gradient-ascent": ("03-backprop", {"train_softmax": ASCENT_03},
                         {"test_train_softmax": "loss rose", "test_final_model": "loss rose"}),
+    "bn-lr-too-large": ("05-batchnorm", {"best_network": BEST_05.format(bn=False, lr=5.0)},
+                        {"test_final_network": "learning rate that is too large"}),
+    "bn-running-stats-stale": ("05-batchnorm", {"batchnorm_forward": STALE_05},
+                               {"test_train_net": "running mean and variance",
+                                "test_final_network": "running mean and variance"}),
 }
 
 

@@ -23,6 +23,8 @@ NAN_ADVICE = ("the learning rate is too large (the weights blow up), or the scor
 
 # Thresholds stated in the notebooks (keep them equal to the notebooks' text).
 SOFTMAX_TEST_ACCURACY = 0.92        # 03: the linear classifier trained with BEST
+BN_RESCUE_ACCURACY = 0.90           # 05: the grader's own settings (weight scale 0.01, batchnorm)
+BN_TEST_ACCURACY = 0.95             # 05: the deep network trained with BEST
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,6 +65,11 @@ def judge_training(W, history, shape, num_iters=None):
         return (f"the loss became NaN or inf at iteration {first}: {NAN_ADVICE}")
     if not np.all(np.isfinite(W)):
         return f"the trained W contains NaN or inf: {NAN_ADVICE}"
+    return _rising(history)
+
+
+def _rising(history):
+    """None, or a sentence if the loss history ends higher than it starts."""
     if history.size >= 10:
         k = max(1, history.size // 10)
         start, end = float(np.mean(history[:k])), float(np.mean(history[-k:]))
@@ -156,7 +163,188 @@ def final_softmax_cases():
                  out=["W", "loss_history"], unchanged=(), score=_score_final_model)]
 
 
+# ---------------------------------------------------------------------------- 05-batchnorm
+
+def deep_net_reference(params, X, y=None, bn_params=None):
+    """affine - [batchnorm] - relu, ..., affine - softmax: scores if y is None, else (loss, grads)."""
+    from ..reference import batchnorm as bn_ref
+    L = sum(1 for k in params if k.startswith("W"))
+    h, caches = X, []
+    for l in range(1, L):
+        a = h @ params[f"W{l}"] + params[f"b{l}"]
+        bn_cache = None
+        if bn_params is not None:
+            a, bn_cache = bn_ref.batchnorm_forward(a, params[f"gamma{l}"], params[f"beta{l}"],
+                                                   bn_params[l - 1])
+        caches.append((h, bn_cache, a))
+        h = np.maximum(a, 0.0)
+    scores = h @ params[f"W{L}"] + params[f"b{L}"]
+    if y is None:
+        return scores
+    N = len(y)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-log_probs[np.arange(N), y].mean())
+    d = np.exp(log_probs)
+    d[np.arange(N), y] -= 1.0
+    d /= N
+    grads = {f"W{L}": h.T @ d, f"b{L}": d.sum(axis=0)}
+    dh = d @ params[f"W{L}"].T
+    for l in range(L - 1, 0, -1):
+        h_in, bn_cache, a = caches[l - 1]
+        da = dh * (a > 0)
+        if bn_cache is not None:
+            da, grads[f"gamma{l}"], grads[f"beta{l}"] = bn_ref.batchnorm_backward_alt(da, bn_cache)
+        grads[f"W{l}"] = h_in.T @ da
+        grads[f"b{l}"] = da.sum(axis=0)
+        dh = da @ params[f"W{l}"].T
+    return loss, grads
+
+
+def _random_net(rng, dims, batchnorm):
+    params = {}
+    for l in range(1, len(dims)):
+        params[f"W{l}"] = rng.normal(size=(dims[l - 1], dims[l])) / np.sqrt(dims[l - 1])
+        params[f"b{l}"] = rng.normal(size=dims[l]) * 0.1
+        if batchnorm and l < len(dims) - 1:
+            params[f"gamma{l}"] = 1.0 + 0.3 * rng.normal(size=dims[l])
+            params[f"beta{l}"] = 0.2 * rng.normal(size=dims[l])
+    return params
+
+
+def deep_net_loss_cases():
+    import copy
+    rng = np.random.default_rng(505)
+    cases = []
+    hint = ("Compare each layer's gradient with finite differences (the visible test does): the "
+            "hidden layers are affine - batchnorm - relu, the last is affine only, and the loss "
+            "is the mean cross-entropy.")
+    for name, dims, batchnorm in [("a 5 -> 6 -> 4 -> 3 network without batchnorm", [5, 6, 4, 3], False),
+                                  ("a 5 -> 6 -> 4 -> 3 network with batchnorm", [5, 6, 4, 3], True),
+                                  ("a 7 -> 5 -> 2 network with batchnorm, offset inputs", [7, 5, 2], True)]:
+        params = _random_net(rng, dims, batchnorm)
+        X = rng.normal(size=(9, dims[0])) * 2.0 + (3.0 if dims[0] == 7 else 0.0)
+        y = rng.integers(dims[-1], size=9)
+        bn = [{"mode": "train"} for _ in dims[1:-1]] if batchnorm else None
+        loss, grads = deep_net_reference(params, X, y, copy.deepcopy(bn))
+        inputs = {"params": params, "X": X, "y": y, "bn_params": bn}
+        expect = {"loss": loss, "grads": grads}
+        outs = ["loss", "grads"]
+        c = call("deep_net_loss", name, inputs, expect, args=["params", "X", "y", "bn_params"],
+                 out=outs, rtol=1e-6, atol=1e-9, hint=hint, unchanged=("X",))
+        cases.append(c)      # the running statistics are batchnorm_forward's job: judged there
+    # Scores for prediction: y is None, batchnorm in test mode with given running statistics.
+    dims = [6, 5, 4]
+    params = _random_net(rng, dims, True)
+    X = rng.normal(size=(4, 6))
+    bn = [{"mode": "test", "running_mean": rng.normal(size=5), "running_var": rng.uniform(0.5, 2, 5)}]
+    cases.append(call("deep_net_loss", "scores of a 6 -> 5 -> 4 network, batchnorm in test mode "
+                      "(y is None)", {"params": params, "X": X, "y": None, "bn_params": bn},
+                      {"result": deep_net_reference(params, X, None, copy.deepcopy(bn))},
+                      args=["params", "X", "y", "bn_params"], rtol=1e-7, atol=1e-10,
+                      hint="With y None return the scores; in test mode batchnorm uses the "
+                           "running statistics.", unchanged=("X",)))
+    return cases
+
+
+def _bn_problems(outputs, hidden):
+    """(params, bn_params, None) or (None, None, what is wrong) for a trained network."""
+    params, bn, history = outputs.get("params"), outputs.get("bn_params"), outputs.get("loss_history")
+    if not isinstance(params, dict) or not all(f"W{l}" in params for l in range(1, hidden + 2)):
+        return None, None, (f"params should be a dict with W1 .. W{hidden + 1} (and b, gamma, beta), "
+                            f"got {type(params).__name__}")
+    history, problem = _array(history, "the loss history")
+    if problem:
+        return None, None, problem
+    if history.size and not np.all(np.isfinite(history)):
+        first = int(np.flatnonzero(~np.isfinite(history))[0])
+        return None, None, f"the loss became NaN or inf at iteration {first}: {NAN_ADVICE}"
+    if _rising(history.ravel()):
+        return None, None, _rising(history.ravel())
+    arrays = {}
+    for k, v in params.items():
+        arrays[k], problem = _array(v, f"params[{k!r}]")
+        if problem:
+            return None, None, problem
+        if not np.all(np.isfinite(arrays[k])):
+            return None, None, f"params[{k!r}] contains NaN or inf: {NAN_ADVICE}"
+    if bn is not None:
+        if not isinstance(bn, (list, tuple)) or len(bn) != hidden or not all(
+                isinstance(p, dict) and "running_mean" in p and "running_var" in p for p in bn):
+            return None, None, ("bn_params should be a list of one dict per hidden layer holding "
+                                "running_mean and running_var after training")
+        bn = [{"mode": "test", "running_mean": np.asarray(p["running_mean"], dtype=float),
+               "running_var": np.asarray(p["running_var"], dtype=float)} for p in bn]
+    return arrays, bn, None
+
+
+def _score_bn_net(threshold, hidden, what):
+    def score(outputs):
+        d = digits()
+        params, bn, problem = _bn_problems(outputs, hidden)
+        if problem:
+            return f"{what}: {problem}"
+        try:
+            with np.errstate(all="ignore"):
+                test = _accuracy(deep_net_reference(params, d["X_test"], None, bn), d["y_test"])
+                train = _accuracy(deep_net_reference(params, d["X_train"], None, bn), d["y_train"])
+                batch_stats = None if bn is None else _accuracy(deep_net_reference(
+                    params, d["X_test"], None, [{"mode": "train"} for _ in bn]), d["y_test"])
+        except (KeyError, ValueError, IndexError) as exc:
+            return f"{what}: the returned network could not be evaluated ({type(exc).__name__}: {exc})"
+        if test >= threshold:
+            return None
+        why = ("the training accuracy is low too: the network did not learn (learning rate, "
+               "weight scale, iterations)" if train < threshold else "it overfits")
+        history = np.asarray(outputs["loss_history"], dtype=float).ravel()
+        tail = float(np.mean(history[-max(1, history.size // 10):])) if history.size else np.nan
+        if train < 0.2 and tail > 0.9 * np.log(10):
+            why = (f"the loss ended at {tail:.3g}, the chance level ln 10 = 2.30, so the network "
+                   f"stopped learning: a learning rate that is too large kills the relus (every "
+                   f"unit outputs 0), and without batchnorm a weight scale far from "
+                   f"sqrt(2 / fan_in) makes the signal vanish or explode")
+        if batch_stats is not None and batch_stats >= threshold:
+            why = (f"with the test batch's own statistics it would reach {batch_stats:.1%}, so "
+                   f"the running mean and variance returned in bn_params are wrong: check the "
+                   f"momentum update in batchnorm_forward")
+        return (f"{what} classifies {test:.1%} of the held-out test images correctly (batchnorm "
+                f"in test mode); the threshold is {threshold:.0%} (training {train:.1%}): {why}")
+    return score
+
+
+def train_net_cases():
+    d = digits()
+    cases = []
+    for name, batchnorm, scale, threshold in [
+            ("with batchnorm from a tiny initial weight scale (0.01)", True, 0.01,
+             BN_RESCUE_ACCURACY),
+            ("without batchnorm, weight scale 0.2", False, 0.2, BN_RESCUE_ACCURACY)]:
+        inputs = {"X": d["X_train"], "y": d["y_train"], "hidden_dims": [64] * 4,
+                  "use_batchnorm": batchnorm, "learning_rate": 0.2, "weight_scale": scale,
+                  "num_iters": 500, "batch_size": 50, "seed": 1}
+        cases.append(call("train_net", f"train_net on the training digits, 4 hidden layers of "
+                          f"64, {name}, learning rate 0.2, 500 steps of 50", inputs, {},
+                          out=["params", "bn_params", "loss_history"], unchanged=(),
+                          score=_score_bn_net(threshold, 4, "the trained network")))
+    return cases
+
+
+def final_bn_cases():
+    d = digits()
+
+    def score(outputs):
+        params = outputs.get("params")
+        hidden = sum(1 for k in params if str(k).startswith("W")) - 1 if isinstance(params, dict) else 0
+        return _score_bn_net(BN_TEST_ACCURACY, hidden, "your final network (BEST)")(outputs)
+    return [call("train_final_net", "your final network, train_final_net(X_train, y_train), on the "
+                 "held-out test digits", {"X": d["X_train"], "y": d["y_train"]}, {},
+                 out=["params", "bn_params", "loss_history"], unchanged=(), score=score)]
+
+
 CHECKS = {
     "03-backprop": [Check("train_softmax", train_softmax_cases),
                     Check("train_final", final_softmax_cases)],
+    "05-batchnorm": [Check("deep_net_loss", deep_net_loss_cases),
+                     Check("train_net", train_net_cases),
+                     Check("train_final_net", final_bn_cases)],
 }
