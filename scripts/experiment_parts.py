@@ -593,7 +593,288 @@ def batchnorm():
     ]
 
 
-PARTS = {"03-backprop": backprop, "05-batchnorm": batchnorm}
+# ---------------------------------------------------------------------------- 04-vanishing-gradients
+
+def vanishing():
+    t = ex.DEEP_TEST_ACCURACY
+    return "about 4 hours: 1 hour 30 for the three functions, 2 hours 30 for the experiment part.", [
+        markdown(lines(f'''
+            ## Part 2: watching gradients while a deep network learns real digits
+
+            The measurements above were taken once, at initialisation, on random data. Now you
+            train deep networks on real data, 8x8 grey-scale images of the digits 0 to 9 (64
+            pixels in [0, 1]), and record every layer's gradient norm at every step. You train on
+            1,000 images and look at 397 validation images; the grader measures on 400 test
+            images this notebook never sees.
+
+            Points: `init_weights` (2, automatic), `train_deep` (4, automatic: the grader checks
+            your steps exactly on a tiny problem, then trains a ReLU network with He weights on
+            the digits, which must classify at least {t:.0%} of the test images), two written
+            answers (2 + 2, graded by hand). {GRADER_NOTE}
+            ''')),
+        readonly("load_digits_data", DATA),
+        markdown(lines('''
+            ## 5. Initial weights (2 points)
+
+            `init_weights(sizes, scheme, seed=0)` returns the list of weight matrices of a
+            network with layer sizes `sizes = [D, H1, ..., C]`: matrix `l` has shape
+            `(sizes[l], sizes[l + 1])`, and its entries are drawn from a normal distribution
+            with mean 0 and standard deviation
+
+            - `"normal"`: 1;
+            - `"xavier"`: $1 / \\sqrt{\\text{fan\\_in}}$ (variance $1 / \\text{fan\\_in}$, the
+              fan-in form of Glorot and Bengio's rule);
+            - `"he"`: $\\sqrt{2 / \\text{fan\\_in}}$,
+
+            where fan_in = `sizes[l]`, the number of inputs of each unit. Draw everything from
+            `np.random.default_rng(seed)`, one matrix after the other.
+            ''')),
+        solution("init_weights", lines('''
+            def init_weights(sizes, scheme, seed=0):
+                \"\"\"Weight matrices [W1 (sizes[0], sizes[1]), ...] drawn for the given scheme.
+
+                Inputs:
+                - sizes: list of layer sizes [D, H1, ..., C]
+                - scheme: "normal" (std 1), "xavier" (std 1 / sqrt(fan_in)) or "he" (std sqrt(2 / fan_in))
+                - seed: int
+
+                Returns a list of len(sizes) - 1 arrays.
+                \"\"\"
+                ### BEGIN SOLUTION
+                rng = np.random.default_rng(seed)
+                weights = []
+                for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+                    std = {"normal": 1.0, "xavier": 1.0 / np.sqrt(fan_in), "he": np.sqrt(2.0 / fan_in)}[scheme]
+                    weights.append(std * rng.standard_normal((fan_in, fan_out)))
+                return weights
+                ### END SOLUTION
+            ''')),
+        tests("test_init_weights", 2, lines('''
+            # Visible tests for init_weights
+            ws_t = init_weights([100, 400, 50], "he", seed=3)
+            assert [np.shape(w) for w in ws_t] == [(100, 400), (400, 50)], \\
+                f"shapes should be [(100, 400), (400, 50)], got {[np.shape(w) for w in ws_t]}"
+            for w, fan_in in zip(ws_t, (100, 400)):
+                want = np.sqrt(2 / fan_in)
+                assert abs(np.std(w) / want - 1) < 0.05, \\
+                    f"'he' weights with fan_in {fan_in}: standard deviation {np.std(w):.4f}, expected {want:.4f}"
+            w_x = init_weights([256, 64], "xavier")[0]
+            assert abs(np.std(w_x) * 16 - 1) < 0.05, f"'xavier' with fan_in 256: std {np.std(w_x):.4f}, expected 1/16"
+            w_n = init_weights([256, 64], "normal")[0]
+            assert abs(np.std(w_n) - 1) < 0.05, f"'normal': std {np.std(w_n):.4f}, expected 1"
+            assert np.array_equal(init_weights([5, 3], "he", 7)[0], init_weights([5, 3], "he", 7)[0]), \\
+                "the same seed should give the same weights"
+            print("Visible init_weights tests passed.")
+            ### BEGIN HIDDEN TESTS
+            from autograder.checks import check
+            check("init_weights")
+            ### END HIDDEN TESTS
+            ''')),
+        markdown(lines('''
+            ## 6. Training, and recording the gradient norms (4 points)
+
+            `train_deep(weights, X, y, activation, learning_rate, num_iters, batch_size, seed=0)`
+            trains the network of section 3 (no biases; `activation` after every layer but the
+            last; mean softmax cross-entropy) by mini-batch gradient descent, starting from a
+            copy of `weights` (do not modify the list or its arrays). With
+            `rng = np.random.default_rng(seed)`, each iteration `t` draws
+            `rng.choice(N, batch_size)`, computes the batch loss and the gradients
+            `dW_1, ..., dW_L`, records the loss in `loss_history[t]` and the norms
+            `||dW_l||` in row `t` of `norm_history`, and then steps every
+            `W_l -= learning_rate * dW_l`.
+
+            You need the gradients themselves, not only their norms: write a helper that returns
+            them (your `layer_gradient_norms` already computes them on the way).
+            Return `(weights, norm_history, loss_history)`: the trained list, an array
+            `(num_iters, L)` and an array `(num_iters,)`.
+            ''')),
+        solution("train_deep", lines('''
+            def train_deep(weights, X, y, activation, learning_rate, num_iters, batch_size, seed=0):
+                \"\"\"Mini-batch gradient descent on the bias-free network, recording gradient norms.
+
+                Returns (weights, norm_history, loss_history): the trained list of L matrices,
+                (num_iters, L) the norms ||dW_l|| at each step, (num_iters,) the batch losses.
+                \"\"\"
+                ### BEGIN SOLUTION
+                act = {"sigmoid": lambda a: np.exp(-np.logaddexp(0.0, -a)), "tanh": np.tanh,
+                       "relu": lambda a: np.maximum(a, 0.0)}[activation]
+
+                def gradients(ws, Xb, yb):
+                    hs, pre = [Xb], []
+                    for W in ws[:-1]:
+                        pre.append(hs[-1] @ W)
+                        hs.append(act(pre[-1]))
+                    scores = hs[-1] @ ws[-1]
+                    n = Xb.shape[0]
+                    shifted = scores - scores.max(axis=1, keepdims=True)
+                    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+                    loss = -np.mean(log_p[np.arange(n), yb])
+                    delta = np.exp(log_p)
+                    delta[np.arange(n), yb] -= 1.0
+                    delta /= n
+                    grads = [None] * len(ws)
+                    for l in range(len(ws) - 1, -1, -1):
+                        grads[l] = hs[l].T @ delta
+                        if l > 0:
+                            dh = delta @ ws[l].T
+                            if activation == "sigmoid":
+                                delta = dh * sigmoid_grad(pre[l - 1])
+                            elif activation == "tanh":
+                                delta = dh * (1.0 - hs[l] ** 2)
+                            else:
+                                delta = dh * relu_grad(pre[l - 1])
+                    return loss, grads
+
+                rng = np.random.default_rng(seed)
+                ws = [np.array(W, dtype=float) for W in weights]
+                norm_history = np.zeros((num_iters, len(ws)))
+                loss_history = np.zeros(num_iters)
+                for t in range(num_iters):
+                    batch = rng.choice(X.shape[0], batch_size)
+                    loss_history[t], grads = gradients(ws, X[batch], y[batch])
+                    norm_history[t] = [np.linalg.norm(g) for g in grads]
+                    ws = [W - learning_rate * g for W, g in zip(ws, grads)]
+                return ws, norm_history, loss_history
+                ### END SOLUTION
+            ''')),
+        tests("test_train_deep", 4, lines('''
+            # Visible tests for train_deep
+            rng_t = np.random.default_rng(8)
+            w0 = [rng_t.normal(size=(4, 5)) * 0.5, rng_t.normal(size=(5, 3)) * 0.5]
+            saved = [w.copy() for w in w0]
+            X_same = np.repeat(rng_t.normal(size=(1, 4)), 6, axis=0)      # every batch is the same
+            y_same = np.full(6, 2)
+            w_t, n_t, l_t = train_deep(w0, X_same, y_same, "tanh", 0.0, 3, 4)
+            assert all(np.array_equal(a, b) for a, b in zip(w0, saved)), "train_deep changed the weights it was given: work on copies"
+            assert np.shape(n_t) == (3, 2) and np.shape(l_t) == (3,), \\
+                f"norm_history should be (num_iters, L) = (3, 2) and loss_history (3,), got {np.shape(n_t)} and {np.shape(l_t)}"
+            expect_close(n_t[0], layer_gradient_norms(w0, X_same[:1], y_same[:1], "tanh"),
+                         "with learning rate 0 and identical rows, every row of norm_history should equal layer_gradient_norms", rtol=1e-6)
+            assert all(np.array_equal(a, b) for a, b in zip(w_t, w0)), "with learning rate 0 the weights should not move"
+            w_t, n_t, l_t = train_deep(init_weights([64, 32, 32, 10], "he", 0), X_train[:300], y_train[:300], "relu", 0.1, 150, 50)
+            assert np.mean(l_t[-15:]) < 0.5 * np.mean(l_t[:15]), (
+                f"the loss should at least halve on 300 digits: first 15 average {np.mean(l_t[:15]):.3f}, last 15 {np.mean(l_t[-15:]):.3f}")
+            print("Visible train_deep tests passed.")
+            ### BEGIN HIDDEN TESTS
+            from autograder.checks import check
+            check("train_deep")
+            ### END HIDDEN TESTS
+            ''')),
+        markdown(lines('''
+            ## 7. Three networks during training
+
+            Train three networks with 5 hidden layers of 64 units on the training digits, 600
+            steps of batch 50 at learning rate 0.1: sigmoid with `"normal"` weights, sigmoid
+            with `"xavier"` weights, and ReLU with `"he"` weights. For each, plot the gradient
+            norm of every layer against the step (log scale, one curve per layer), and print
+            the validation accuracy.
+            ''')),
+        solution("experiment_norms", lines('''
+            # experiment: per-layer gradient norms during training (not run by the grader)
+            import matplotlib.pyplot as plt
+            setups = [("sigmoid", "normal"), ("sigmoid", "xavier"), ("relu", "he")]
+            trained = {}
+            ### BEGIN SOLUTION
+            def hidden_activations(ws, X, activation):
+                act = {"sigmoid": lambda a: np.exp(-np.logaddexp(0.0, -a)),
+                       "relu": lambda a: np.maximum(a, 0.0)}[activation]
+                h, out = X, []
+                for W in ws[:-1]:
+                    h = act(h @ W)
+                    out.append(h)
+                return out
+
+            def network_scores(ws, X, activation):
+                return hidden_activations(ws, X, activation)[-1] @ ws[-1]
+
+            sizes = [64] + [64] * 5 + [10]
+            fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), sharey=True)
+            for ax, (activation, scheme) in zip(axes, setups):
+                w_start = init_weights(sizes, scheme, seed=0)
+                w_end, norms, losses = train_deep(w_start, X_train, y_train, activation, 0.1, 600, 50)
+                trained[(activation, scheme)] = (w_start, w_end)
+                for l in range(norms.shape[1]):
+                    ax.plot(norms[:, l], lw=0.7, label=f"layer {l + 1}")
+                ax.set_yscale("log")
+                ax.set_title(f"{activation}, {scheme} weights")
+                ax.set_xlabel("step")
+                acc = np.mean(np.argmax(network_scores(w_end, X_val, activation), axis=1) == y_val)
+                print(f"{activation:8s} {scheme:7s} validation accuracy {acc:.3f}, "
+                      f"first/last layer norm at the start {norms[0, 0] / norms[0, -1]:.2e}")
+            axes[0].set_ylabel("gradient norm")
+            axes[-1].legend(fontsize=7)
+            plt.show()
+            ### END SOLUTION
+            ''')),
+        markdown(lines('''
+            Now look inside: for each of the three networks, draw histograms of the activations
+            $h_l$ of every hidden layer on the validation images, at initialisation and after
+            training (two rows of histograms per network, or overlaid). Look for saturated
+            sigmoids (values piled up at 0 or 1), activations stuck near 0.5, and dead ReLUs.
+            ''')),
+        solution("experiment_histograms", lines('''
+            # experiment: activation histograms before and after training (not run by the grader)
+            ### BEGIN SOLUTION
+            fig, axes = plt.subplots(3, 2, figsize=(11, 8))
+            for row, (activation, scheme) in zip(axes, setups):
+                for ax, when, ws in zip(row, ("at initialisation", "after training"), trained[(activation, scheme)]):
+                    for l, h in enumerate(hidden_activations(ws, X_val, activation)):
+                        ax.hist(h.ravel(), bins=40, histtype="step", label=f"h{l + 1}")
+                    ax.set_title(f"{activation}, {scheme}: {when}", fontsize=9)
+            axes[0, 1].legend(fontsize=7)
+            fig.tight_layout()
+            plt.show()
+            ### END SOLUTION
+            ''')),
+        markdown(lines('''
+            ## 8. Reading your experiment (2 + 2 points, graded by hand)
+
+            **(a)** Compare the three plots of gradient norms. In which network do the early
+            layers get gradients hundreds of times smaller than the last layer, and does that
+            change during training? Explain the factor per layer from $\\sigma'(a) \\le 1/4$ and
+            the scale of the weights, and say why the sigmoid network with $N(0, 1)$ weights does
+            not suffer the same way on these inputs, although the chapter warns about large weights.
+            ''')),
+        answer("q_norms_training", 2, lines('''
+            **Rubric (2 points).** 1 point: identifies the sigmoid network with xavier weights:
+            the first layer's gradient is about 1e-3 of the last layer's and stays that small,
+            so it does not learn (validation accuracy near chance, about 10%), while ReLU with He
+            keeps every layer within a factor of about 2 and reaches about 97%. 1 point: each
+            layer multiplies the backward signal by W^T and sigma'(a) <= 1/4; with std 1/sqrt(64)
+            the product of W^T with a 64-vector keeps its size, so each layer divides it by 4 or
+            more (about 4^5 = 1000 over five layers). With N(0, 1) weights, the matrix product
+            multiplies by about sqrt(64) = 8, which compensates the 1/4 for units that are not
+            saturated: the inputs are sparse pixels in [0, 1], so many pre-activations stay
+            moderate; the danger is saturation (sigma' near 0), which the histograms show.
+            ''')),
+        markdown(lines('''
+            **(b)** What do your histograms show for each network, before and after training?
+            Name one sign of each failure mode (saturation, vanishing signal, dead units) or say
+            that you did not see it, and tie it to what you saw in (a).
+            ''')),
+        answer("q_histograms", 2, lines('''
+            **Rubric (2 points).** 1 point: describes the three: sigmoid/xavier activations
+            bunched near 0.5 in every layer (the signal vanishes towards the output, the
+            gradient towards the input); sigmoid/normal activations spread out with many at 0
+            or 1 (saturated units whose sigma' is nearly 0); ReLU/He a spike at 0 (about half the
+            units off for a given image) and a spread of positive values that keeps its scale
+            from layer to layer. 1 point: ties them to (a): values near 0.5 mean sigma' near 1/4
+            everywhere, so the backward factor per layer is the 1/4 times the weight scale;
+            saturation removes gradient for those units; ReLU passes gradient through the active
+            half unchanged, and He's factor 2 compensates the half that is off.
+            ''')),
+        markdown(lines('''
+            ## Optional challenge (not graded)
+
+            Deepen the sigmoid/xavier network to 10 hidden layers and find the smallest weight
+            scale multiplier at which the first layer starts to learn. Then add a residual
+            connection to each hidden layer (`h_l = h_{l-1} + act(h_{l-1} W_l)`) and see what
+            happens to the gradient norms.
+            ''')),
+    ]
+
+
+PARTS = {"03-backprop": backprop, "04-vanishing-gradients": vanishing, "05-batchnorm": batchnorm}
 
 
 def tagged(cell, key):

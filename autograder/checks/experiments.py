@@ -23,6 +23,7 @@ NAN_ADVICE = ("the learning rate is too large (the weights blow up), or the scor
 
 # Thresholds stated in the notebooks (keep them equal to the notebooks' text).
 SOFTMAX_TEST_ACCURACY = 0.92        # 03: the linear classifier trained with BEST
+DEEP_TEST_ACCURACY = 0.90           # 04: the grader's ReLU network with He weights
 BN_RESCUE_ACCURACY = 0.90           # 05: the grader's own settings (weight scale 0.01, batchnorm)
 BN_TEST_ACCURACY = 0.95             # 05: the deep network trained with BEST
 
@@ -341,9 +342,162 @@ def final_bn_cases():
                  out=["params", "bn_params", "loss_history"], unchanged=(), score=score)]
 
 
+# ---------------------------------------------------------------------------- 04-vanishing-gradients
+
+INIT_STD = {"normal": lambda fan_in, fan_out: 1.0,
+            "xavier": lambda fan_in, fan_out: 1.0 / np.sqrt(fan_in),
+            "he": lambda fan_in, fan_out: np.sqrt(2.0 / fan_in)}
+INIT_SIZES = [64, 256, 128, 10]
+
+
+def _init_mistakes(scheme, fan_in, fan_out):
+    """(std, what that mistake is) for the usual slips of a scheme."""
+    return [(1.0 / fan_in if scheme == "xavier" else 2.0 / fan_in,
+             "the variance was used as the standard deviation: scale by its square root"),
+            (INIT_STD[scheme](fan_out, fan_in), "the scale uses fan_out; use fan_in, the rows of W"),
+            (np.sqrt(2.0 / (fan_in + fan_out)), "this is Glorot's average of fan_in and fan_out; "
+             "this course's xavier is 1 / sqrt(fan_in)"),
+            (np.sqrt(2.0 / fan_in), "this is He's scale, sqrt(2 / fan_in)"),
+            (1.0 / np.sqrt(fan_in), "this is the xavier scale, 1 / sqrt(fan_in)"),
+            (1.0, "these are N(0, 1) weights, not scaled by the fan-in")]
+
+
+def _score_init(scheme):
+    def score(outputs):
+        weights = outputs.get("weights")
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(INIT_SIZES) - 1:
+            return (f"init_weights({INIT_SIZES}, {scheme!r}) should return a list of "
+                    f"{len(INIT_SIZES) - 1} matrices, got {type(weights).__name__}")
+        for l, (W, fan_in, fan_out) in enumerate(zip(weights, INIT_SIZES[:-1], INIT_SIZES[1:])):
+            W, problem = _array(W, f"weights[{l}]", (fan_in, fan_out))
+            if problem:
+                return problem
+            want = INIT_STD[scheme](fan_in, fan_out)
+            n = W.size
+            std, mean = float(np.std(W)), float(np.mean(W))
+            if abs(mean) > 5 * want / np.sqrt(n):
+                return (f"weights[{l}] has mean {mean:.3g}; the weights should be centred on 0 "
+                        f"(np.random.default_rng(seed).standard_normal, times the scale)")
+            tol = 5.0 / np.sqrt(2 * n)           # five standard errors of a sample std
+            if abs(std / want - 1) > tol:
+                for wrong, why in _init_mistakes(scheme, fan_in, fan_out):
+                    if abs(wrong / want - 1) > tol and abs(std / wrong - 1) <= tol:
+                        return (f"weights[{l}] ({fan_in} x {fan_out}) has standard deviation "
+                                f"{std:.4g}, expected {want:.4g} for {scheme!r}: {why}")
+                return (f"weights[{l}] ({fan_in} x {fan_out}) has standard deviation {std:.4g}, "
+                        f"expected {want:.4g} for {scheme!r}")
+        if not np.array_equal(np.asarray(weights[0]), np.asarray(outputs.get("again", [None])[0])):
+            return "two calls with the same seed gave different weights: use np.random.default_rng(seed)"
+        if np.array_equal(np.asarray(weights[0]), np.asarray(outputs.get("other", [None])[0])):
+            return "seeds 0 and 1 gave the same weights: the seed must be used"
+        return None
+    return score
+
+
+def init_weights_cases():
+    cases = []
+    for scheme in INIT_STD:
+        c = call("init_weights", f"init_weights({INIT_SIZES}, {scheme!r}, seed=5)",
+                 {"sizes": INIT_SIZES, "scheme": scheme, "seed": 5}, {}, out="weights",
+                 unchanged=(), score=_score_init(scheme))
+        first = c.program["steps"][0]
+        c.program["inputs"]["seed_other"] = 6
+        c.program["steps"] += [dict(first, out="again"),
+                               dict(first, kwargs={}, args=["sizes", "scheme", "seed_other"], out="other")]
+        c.program["returns"] = ["weights", "again", "other"]
+        cases.append(c)
+    return cases
+
+
+def _trajectory(weights, X, y, activation, lr, iters):
+    """Reference training on a batch whose rows are all the same (so every batch is the same)."""
+    from ..reference import vanishing_gradients as vg
+    w = [W.copy() for W in weights]
+    norms, losses = [], []
+    for _ in range(iters):
+        scores, _ = vg.forward(w, X, activation)
+        losses.append(vg.softmax_loss_grad(scores, y)[0])
+        grads = vg.layer_gradients(w, X, y, activation)
+        norms.append([np.linalg.norm(g) for g in grads])
+        w = [W - lr * g for W, g in zip(w, grads)]
+    return w, np.array(norms), np.array(losses)
+
+
+def _score_deep_digits(outputs):
+    from ..reference import vanishing_gradients as vg
+    d = digits()
+    weights, norms, history = (outputs.get(k) for k in ("weights", "norm_history", "loss_history"))
+    history, problem = _array(history, "the loss history", (DEEP_ITERS,))
+    if problem:
+        return problem
+    norms, problem = _array(norms, "norm_history", (DEEP_ITERS, len(DEEP_SIZES) - 1))
+    if problem:
+        return problem + " (one row per iteration, one column per layer)"
+    if not (np.all(np.isfinite(history)) and np.all(np.isfinite(norms))):
+        return f"the loss or the gradient norms became NaN or inf: {NAN_ADVICE}"
+    if not isinstance(weights, (list, tuple)) or len(weights) != len(DEEP_SIZES) - 1:
+        return f"weights should be the list of {len(DEEP_SIZES) - 1} trained matrices"
+    ws = []
+    for l, (W, m, n) in enumerate(zip(weights, DEEP_SIZES[:-1], DEEP_SIZES[1:])):
+        W, problem = _array(W, f"weights[{l}]", (m, n))
+        if problem:
+            return problem
+        ws.append(W)
+    rising = _rising(history)
+    if rising:
+        return rising
+    scores, _ = vg.forward(ws, d["X_test"], "relu")
+    test = _accuracy(scores, d["y_test"])
+    if test < DEEP_TEST_ACCURACY:
+        return (f"the trained network classifies {test:.1%} of the held-out test images "
+                f"correctly; the threshold is {DEEP_TEST_ACCURACY:.0%}: check that every "
+                f"layer steps by - learning_rate * dW_l with the gradients of the current batch")
+    return None
+
+
+DEEP_SIZES = [64] + [64] * 5 + [10]
+DEEP_ITERS = 400
+
+
+def train_deep_cases():
+    d = digits()
+    rng = np.random.default_rng(404)
+    cases = []
+    # Every row of the data the same: every mini-batch is the same, so the trajectory is exact.
+    for activation, sizes in [("sigmoid", [5, 6, 4, 3]), ("relu", [5, 7, 6, 5, 3])]:
+        weights = [rng.normal(size=(m, n)) * np.sqrt(2.0 / m) for m, n in zip(sizes[:-1], sizes[1:])]
+        X = np.repeat(rng.normal(size=(1, sizes[0])), 12, axis=0)
+        y = np.full(12, 1)
+        w, norms, losses = _trajectory(weights, X, y, activation, 0.3, 4)
+        cases.append(call("train_deep", f"train_deep, {activation} {' -> '.join(map(str, sizes))}, "
+                          f"4 steps of learning rate 0.3 on 12 copies of one example (every "
+                          f"batch is the same)",
+                          {"weights": weights, "X": X, "y": y, "activation": activation,
+                           "learning_rate": 0.3, "num_iters": 4, "batch_size": 5, "seed": 0},
+                          {"weights": w, "norm_history": norms, "loss_history": losses},
+                          out=["weights", "norm_history", "loss_history"], rtol=1e-6, atol=1e-9,
+                          unchanged=(),
+                          hint="Row t of norm_history holds the norms of the gradients used at "
+                               "step t (before that step), and loss_history[t] the loss then."))
+    init = np.random.default_rng(4)
+    weights = [init.standard_normal((m, n)) * np.sqrt(2.0 / m)
+               for m, n in zip(DEEP_SIZES[:-1], DEEP_SIZES[1:])]
+    cases.append(call("train_deep", f"train_deep on the training digits: relu, "
+                      f"{' -> '.join(map(str, DEEP_SIZES))} with He weights, learning rate 0.1, "
+                      f"{DEEP_ITERS} steps of 50",
+                      {"weights": weights, "X": d["X_train"], "y": d["y_train"],
+                       "activation": "relu", "learning_rate": 0.1, "num_iters": DEEP_ITERS,
+                       "batch_size": 50, "seed": 2}, {},
+                      out=["weights", "norm_history", "loss_history"], unchanged=(),
+                      score=_score_deep_digits))
+    return cases
+
+
 CHECKS = {
     "03-backprop": [Check("train_softmax", train_softmax_cases),
                     Check("train_final", final_softmax_cases)],
+    "04-vanishing-gradients": [Check("init_weights", init_weights_cases),
+                               Check("train_deep", train_deep_cases)],
     "05-batchnorm": [Check("deep_net_loss", deep_net_loss_cases),
                      Check("train_net", train_net_cases),
                      Check("train_final_net", final_bn_cases)],
