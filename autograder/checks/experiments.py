@@ -16,12 +16,14 @@ import functools
 import numpy as np
 
 from .. import data
-from . import Check, call
+from . import Check, Mistake, call
 
 NAN_ADVICE = ("the learning rate is too large (the weights blow up), or the scores are not "
               "shifted by their row maximum before exp")
 
 # Thresholds stated in the notebooks (keep them equal to the notebooks' text).
+TEMPERATURE_TEST_NLL = 0.25         # 01: NLL of the least-squares scores at the fitted T
+CALIBRATION_TEST_ECE = 0.06         # 02: ECE of the nearest-mean scores at the chosen T
 SOFTMAX_TEST_ACCURACY = 0.92        # 03: the linear classifier trained with BEST
 DEEP_TEST_ACCURACY = 0.90           # 04: the grader's ReLU network with He weights
 BN_RESCUE_ACCURACY = 0.90           # 05: the grader's own settings (weight scale 0.01, batchnorm)
@@ -79,6 +81,171 @@ def _rising(history):
                     f"of the last {k} {end:.4g}): the learning rate is too large, or the step "
                     f"goes up the gradient (W += instead of W -=)")
     return None
+
+
+# ---------------------------------------------------------------------------- 01 and 02: calibration
+
+def _log_softmax(z):
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def mean_nll_reference(z, y, T=1.0):
+    """Mean over the batch of -log softmax(z / T)[y]."""
+    z = np.asarray(z, dtype=float) / T
+    return float(-np.mean(_log_softmax(z)[np.arange(len(y)), y]))
+
+
+@functools.lru_cache(maxsize=None)
+def least_squares_scores():
+    """01's provided classifier: least squares on one-hot targets, with a bias column."""
+    d = digits()
+    ones = lambda X: np.hstack([X, np.ones((len(X), 1))])
+    W = np.linalg.lstsq(ones(d["X_train"]), np.eye(10)[d["y_train"]], rcond=None)[0]
+    return {part: ones(d[f"X_{part}"]) @ W for part in ("train", "val", "test")}
+
+
+@functools.lru_cache(maxsize=None)
+def nearest_mean_scores():
+    """02's provided classifier: minus the squared distance to each class's mean image."""
+    d = digits()
+    means = np.stack([d["X_train"][d["y_train"] == c].mean(axis=0) for c in range(10)])
+    return {part: -((d[f"X_{part}"][:, None, :] - means[None]) ** 2).sum(axis=-1)
+            for part in ("train", "val", "test")}
+
+
+def mean_nll_cases():
+    rng = np.random.default_rng(111)
+    cases = []
+    for name, z, y, T in [("4 examples of 3 scores, T = 1", rng.normal(size=(4, 3)), None, 1.0),
+                          ("6 examples of 5 scores, T = 2.5", rng.normal(size=(6, 5)) * 3, None, 2.5),
+                          ("5 examples of 4 scores of size about 10, T = 0.01 (z / T is in the thousands)",
+                           rng.normal(size=(5, 4)) * 10, None, 0.01),
+                          ("scores [[1000, 0], [0, 1000]] with labels [1, 1], T = 1",
+                           np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([1, 1]), 1.0)]:
+        y = rng.integers(z.shape[1], size=len(z)) if y is None else y
+        with np.errstate(all="ignore"):
+            times_t = mean_nll_reference(z * T * T, y, T) if T != 1.0 else None
+            no_t = mean_nll_reference(z, y, 1.0)
+        mistakes = [Mistake("the scores were multiplied by T; divide them: softmax(z / T)",
+                            {"result": times_t})] if times_t is not None else []
+        if T != 1.0:
+            mistakes.append(Mistake("the temperature is ignored: use softmax(z / T)", {"result": no_t}))
+        cases.append(call("mean_nll", name, {"z": z, "y": y, "T": T},
+                          {"result": mean_nll_reference(z, y, T)}, rtol=1e-9, atol=1e-12,
+                          mistakes=mistakes, hint="Compute log_softmax(z / T) and average "
+                          "-log p of the true class over the batch (not the sum)."))
+    return cases
+
+
+def _score_temperature_outcome(outputs):
+    T = outputs.get("result")
+    if isinstance(T, (list, tuple, dict, str)) or T is None or np.size(T) != 1:
+        return f"fit_temperature should return one temperature (a number), got {type(T).__name__}"
+    T = float(np.asarray(T, dtype=float).reshape(()))
+    if not np.isfinite(T) or T <= 0:
+        return f"the temperature {T:g} is not a positive number"
+    d, z = digits(), least_squares_scores()
+    test = mean_nll_reference(z["test"], d["y_test"], T)
+    if test <= TEMPERATURE_TEST_NLL:
+        return None
+    val = mean_nll_reference(z["val"], d["y_val"], T)
+    return (f"with T = {T:.4g} the held-out test images cost a mean NLL of {test:.3f}; the "
+            f"threshold is {TEMPERATURE_TEST_NLL} (validation {val:.3f}): fit_temperature should "
+            f"return the grid's temperature with the LOWEST validation NLL")
+
+
+def fit_temperature_cases():
+    rng = np.random.default_rng(112)
+    cases = []
+    for name, z, grid in [("5 examples of 3 scores, grid [0.5, 1, 2]", rng.normal(size=(5, 3)) * 4,
+                           [0.5, 1.0, 2.0]),
+                          ("20 examples of 4 large scores, a grid of 30 temperatures",
+                           rng.normal(size=(20, 4)) * 300, list(np.geomspace(1.0, 1000.0, 30)))]:
+        y = rng.integers(z.shape[1], size=len(z))
+        nll = [mean_nll_reference(z, y, T) for T in grid]
+        best = grid[int(np.argmin(nll))]
+        worst = grid[int(np.argmax(nll))]
+        cases.append(call("fit_temperature", name, {"z": z, "y": y, "temperatures": grid},
+                          {"result": best}, rtol=1e-12, atol=0,
+                          mistakes=[Mistake("this is the temperature with the HIGHEST NLL: "
+                                            "take the arg-min", {"result": worst})]))
+    d, z = digits(), least_squares_scores()
+    cases.append(call("fit_temperature", "fit_temperature on the validation scores of the "
+                      "least-squares digit classifier, then its NLL on the held-out test images",
+                      {"z": z["val"], "y": d["y_val"],
+                       "temperatures": list(np.geomspace(0.01, 10.0, 61))}, {},
+                      unchanged=(), score=_score_temperature_outcome))
+    return cases
+
+
+def ece_reference(probs, y, n_bins=10):
+    """(ece, confidence, accuracy, counts) with equal-width bins of the top probability."""
+    probs = np.asarray(probs, dtype=float)
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins).astype(float)
+    safe = np.maximum(counts, 1)
+    confidence = np.bincount(bins, conf, minlength=n_bins) / safe
+    accuracy = np.bincount(bins, correct, minlength=n_bins) / safe
+    ece = float(np.sum(counts / len(y) * np.abs(accuracy - confidence)))
+    return ece, confidence, accuracy, counts
+
+
+def ece_cases():
+    rng = np.random.default_rng(221)
+    cases = []
+
+    def probs_of(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    for name, probs, n_bins in [
+            ("50 random distributions over 4 classes, 10 bins", probs_of(rng.normal(size=(50, 4)) * 2), 10),
+            ("30 confident distributions over 3 classes, 5 bins (some bins empty)",
+             probs_of(rng.normal(size=(30, 3)) * 6), 5),
+            ("one-hot predictions (confidence exactly 1) and uniform ones, 4 bins",
+             np.vstack([np.eye(3)[[0, 1, 2, 0]], np.full((2, 3), 1 / 3)]), 4)]:
+        y = rng.integers(probs.shape[1], size=len(probs))
+        ece, conf, acc, counts = ece_reference(probs, y, n_bins)
+        unweighted = float(np.mean(np.abs(acc - conf)[counts > 0]))
+        cases.append(call("expected_calibration_error", name,
+                          {"probs": probs, "y": y, "n_bins": n_bins},
+                          {"ece": ece, "confidence": conf, "accuracy": acc, "counts": counts},
+                          out=["ece", "confidence", "accuracy", "counts"], rtol=1e-9, atol=1e-12,
+                          mistakes=[Mistake("every non-empty bin counts the same: weight each "
+                                            "bin by its share of the examples, counts / N",
+                                            {"ece": unweighted})],
+                          hint="Bin b holds the examples whose top probability lies in "
+                               "[b / n_bins, (b + 1) / n_bins), the last bin including 1; an "
+                               "empty bin has confidence, accuracy and count 0."))
+    return cases
+
+
+def _score_calibration_outcome(outputs):
+    T = outputs.get("result")
+    if isinstance(T, (list, tuple, dict, str)) or T is None or np.size(T) != 1:
+        return f"BEST_T should be one number, got {type(T).__name__}"
+    T = float(np.asarray(T, dtype=float).reshape(()))
+    if not np.isfinite(T) or T <= 0:
+        return f"BEST_T = {T:g} is not a positive number"
+    d, z = digits(), nearest_mean_scores()
+    probs = lambda s: np.exp(_log_softmax(s / T))
+    test = ece_reference(probs(z["test"]), d["y_test"])[0]
+    if test <= CALIBRATION_TEST_ECE:
+        return None
+    val = ece_reference(probs(z["val"]), d["y_val"])[0]
+    conf = float(probs(z["test"]).max(axis=1).mean())
+    acc = float(np.mean(z["test"].argmax(axis=1) == d["y_test"]))
+    side = "overconfident: raise T" if conf > acc else "underconfident: lower T"
+    return (f"with BEST_T = {T:.4g} the held-out test images have an ECE of {test:.3f}; the "
+            f"threshold is {CALIBRATION_TEST_ECE} (validation {val:.3f}); the mean confidence "
+            f"{conf:.1%} against an accuracy of {acc:.1%} says the probabilities are {side}")
+
+
+def calibration_outcome_cases():
+    return [call("chosen_temperature", "the temperature you chose (BEST_T) on the held-out "
+                 "test images, 10 bins", {}, {}, unchanged=(), score=_score_calibration_outcome)]
 
 
 # ---------------------------------------------------------------------------- 03-backprop
@@ -494,6 +661,9 @@ def train_deep_cases():
 
 
 CHECKS = {
+    "01-softmax": [Check("mean_nll", mean_nll_cases), Check("fit_temperature", fit_temperature_cases)],
+    "02-cross-entropy": [Check("expected_calibration_error", ece_cases),
+                         Check("chosen_temperature", calibration_outcome_cases)],
     "03-backprop": [Check("train_softmax", train_softmax_cases),
                     Check("train_final", final_softmax_cases)],
     "04-vanishing-gradients": [Check("init_weights", init_weights_cases),
