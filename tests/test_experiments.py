@@ -37,6 +37,8 @@ FORWARD_05 = classgen.solution_code("05-batchnorm")["batchnorm_forward"]
 STALE_05 = FORWARD_05.replace("        running_mean = momentum * running_mean + (1 - momentum) * mu\n", "") \
     .replace("        running_var = momentum * running_var + (1 - momentum) * var\n", "")
 assert STALE_05 != FORWARD_05
+INIT_04 = classgen.solution_code("04-vanishing-gradients")["init_weights"]
+TRAIN_04 = classgen.solution_code("04-vanishing-gradients")["train_deep"]
 BAD = {
     "lr-too-large": ("03-backprop", {"best_hyperparameters": BEST_03.format(lr=1e4)},
                      {"test_final_model": "loss rose"}),
@@ -47,12 +49,25 @@ BAD = {
                      {"test_final_model": "underfits"}),
     "gradient-ascent": ("03-backprop", {"train_softmax": ASCENT_03},
                         {"test_train_softmax": "loss rose", "test_final_model": "loss rose"}),
+    "init-variance-as-std": ("04-vanishing-gradients", {"init_weights": INIT_04.replace(
+        '"xavier": 1.0 / np.sqrt(fan_in), "he": np.sqrt(2.0 / fan_in)',
+        '"xavier": 1.0 / fan_in, "he": 2.0 / fan_in')},
+        {"test_init_weights": "variance was used as the standard deviation"}),
+    "deep-ascent": ("04-vanishing-gradients", {"train_deep": TRAIN_04.replace(
+        "W - learning_rate * g", "W + learning_rate * g")}, {"test_train_deep": "loss rose"}),
     "bn-lr-too-large": ("05-batchnorm", {"best_network": BEST_05.format(bn=False, lr=5.0)},
                         {"test_final_network": "learning rate that is too large"}),
     "bn-running-stats-stale": ("05-batchnorm", {"batchnorm_forward": STALE_05},
                                {"test_train_net": "running mean and variance",
                                 "test_final_network": "running mean and variance"}),
 }
+
+
+def test_every_bad_trainer_changes_the_solution():
+    """Is every planted bad trainer really different from the solution (no replace that missed)?"""
+    for name, (slug, cells, _) in BAD.items():
+        solution = classgen.solution_code(slug)
+        assert any(code != solution[gid] for gid, code in cells.items()), name
 
 
 @pytest.fixture(scope="module")
