@@ -54,7 +54,7 @@ BAD = {
         '"xavier": 1.0 / fan_in, "he": 2.0 / fan_in')},
         {"test_init_weights": "variance was used as the standard deviation"}),
     "deep-ascent": ("04-vanishing-gradients", {"train_deep": TRAIN_04.replace(
-        "W - learning_rate * g", "W + learning_rate * g")}, {"test_train_deep": "loss rose"}),
+        "W - learning_rate * g", "W + learning_rate * g")}, {"test_train_deep": "goes up the gradient"}),
     "bn-lr-too-large": ("05-batchnorm", {"best_network": BEST_05.format(bn=False, lr=5.0)},
                         {"test_final_network": "learning rate that is too large"}),
     "bn-running-stats-stale": ("05-batchnorm", {"batchnorm_forward": STALE_05},

@@ -18,8 +18,9 @@ import numpy as np
 from .. import data
 from . import Check, Mistake, call
 
-NAN_ADVICE = ("the learning rate is too large (the weights blow up), or the scores are not "
-              "shifted by their row maximum before exp")
+NAN_ADVICE = ("the learning rate is too large (the weights blow up), the step goes up the "
+              "gradient (+= instead of -=), or the scores are not shifted by their row maximum "
+              "before exp")
 
 # Thresholds stated in the notebooks (keep them equal to the notebooks' text).
 TEMPERATURE_TEST_NLL = 0.25         # 01: NLL of the least-squares scores at the fitted T
@@ -636,6 +637,7 @@ def train_deep_cases():
         X = np.repeat(rng.normal(size=(1, sizes[0])), 12, axis=0)
         y = np.full(12, 1)
         w, norms, losses = _trajectory(weights, X, y, activation, 0.3, 4)
+        up = _trajectory(weights, X, y, activation, -0.3, 4)
         cases.append(call("train_deep", f"train_deep, {activation} {' -> '.join(map(str, sizes))}, "
                           f"4 steps of learning rate 0.3 on 12 copies of one example (every "
                           f"batch is the same)",
@@ -644,6 +646,9 @@ def train_deep_cases():
                           {"weights": w, "norm_history": norms, "loss_history": losses},
                           out=["weights", "norm_history", "loss_history"], rtol=1e-6, atol=1e-9,
                           unchanged=(),
+                          mistakes=[Mistake("each step goes up the gradient: subtract "
+                                            "learning_rate * dW_l, do not add it",
+                                            {"weights": up[0], "loss_history": up[2]})],
                           hint="Row t of norm_history holds the norms of the gradients used at "
                                "step t (before that step), and loss_history[t] the loss then."))
     init = np.random.default_rng(4)
