@@ -530,7 +530,7 @@ def batchnorm():
         solution("best_network", lines('''
             ### BEGIN SOLUTION
             BEST = {"hidden_dims": [64, 64, 64, 64], "use_batchnorm": True, "learning_rate": 0.2,
-                    "weight_scale": 0.1, "num_iters": 500, "batch_size": 50}
+                    "weight_scale": 0.1, "num_iters": 300, "batch_size": 50}
             ### END SOLUTION
             ''')),
         readonly("train_final_helper", lines('''

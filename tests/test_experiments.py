@@ -32,7 +32,7 @@ NO_SHIFT_03 = '''def softmax_loss_vectorized(W, X, y, reg):
 ASCENT_03 = classgen.solution_code("03-backprop")["train_softmax"].replace(
     "W = W - learning_rate * dW", "W = W + learning_rate * dW")
 BEST_05 = ('BEST = {{"hidden_dims": [64, 64, 64, 64], "use_batchnorm": {bn}, "learning_rate": {lr}, '
-           '"weight_scale": 0.1, "num_iters": 500, "batch_size": 50}}\n')
+           '"weight_scale": 0.1, "num_iters": 300, "batch_size": 50}}\n')
 FORWARD_05 = classgen.solution_code("05-batchnorm")["batchnorm_forward"]
 STALE_05 = FORWARD_05.replace("        running_mean = momentum * running_mean + (1 - momentum) * mu\n", "") \
     .replace("        running_var = momentum * running_var + (1 - momentum) * var\n", "")

@@ -484,17 +484,18 @@ def _score_bn_net(threshold, hidden, what):
 def train_net_cases():
     d = digits()
     cases = []
-    for name, batchnorm, scale, threshold in [
-            ("with batchnorm from a tiny initial weight scale (0.01)", True, 0.01,
-             BN_RESCUE_ACCURACY),
-            ("without batchnorm, weight scale 0.2", False, 0.2, BN_RESCUE_ACCURACY)]:
+    # Settings chosen so that a correct trainer passes whatever its batches (8 seeds: test
+    # accuracy at least 0.95 with batchnorm, 0.958 without; the threshold is 0.90).
+    for name, batchnorm, scale, lr, steps in [
+            ("with batchnorm from a tiny initial weight scale (0.01)", True, 0.01, 0.2, 250),
+            ("without batchnorm, weight scale 0.2", False, 0.2, 0.1, 300)]:
         inputs = {"X": d["X_train"], "y": d["y_train"], "hidden_dims": [64] * 4,
-                  "use_batchnorm": batchnorm, "learning_rate": 0.2, "weight_scale": scale,
-                  "num_iters": 500, "batch_size": 50, "seed": 1}
+                  "use_batchnorm": batchnorm, "learning_rate": lr, "weight_scale": scale,
+                  "num_iters": steps, "batch_size": 50, "seed": 1}
         cases.append(call("train_net", f"train_net on the training digits, 4 hidden layers of "
-                          f"64, {name}, learning rate 0.2, 500 steps of 50", inputs, {},
+                          f"64, {name}, learning rate {lr:g}, {steps} steps of 50", inputs, {},
                           out=["params", "bn_params", "loss_history"], unchanged=(),
-                          score=_score_bn_net(threshold, 4, "the trained network")))
+                          score=_score_bn_net(BN_RESCUE_ACCURACY, 4, "the trained network")))
     return cases
 
 
