@@ -529,7 +529,7 @@ def batchnorm():
             ''')),
         solution("best_network", lines('''
             ### BEGIN SOLUTION
-            BEST = {"hidden_dims": [64, 64, 64, 64], "use_batchnorm": True, "learning_rate": 0.2,
+            BEST = {"hidden_dims": [64, 64, 64], "use_batchnorm": True, "learning_rate": 0.2,
                     "weight_scale": 0.1, "num_iters": 300, "batch_size": 50}
             ### END SOLUTION
             ''')),

@@ -484,18 +484,19 @@ def _score_bn_net(threshold, hidden, what):
 def train_net_cases():
     d = digits()
     cases = []
-    # Settings chosen so that a correct trainer passes whatever its batches (8 seeds: test
-    # accuracy at least 0.95 with batchnorm, 0.958 without; the threshold is 0.90).
+    # Small and short, so that a class grades fast, yet a correct trainer passes whatever its
+    # batches (over 8 seeds the test accuracy was at least 0.94 with batchnorm and 0.935
+    # without; the threshold is 0.90).
     for name, batchnorm, scale, lr, steps in [
-            ("with batchnorm from a tiny initial weight scale (0.01)", True, 0.01, 0.2, 250),
-            ("without batchnorm, weight scale 0.2", False, 0.2, 0.1, 300)]:
-        inputs = {"X": d["X_train"], "y": d["y_train"], "hidden_dims": [64] * 4,
+            ("with batchnorm from a tiny initial weight scale (0.01)", True, 0.01, 0.2, 200),
+            ("without batchnorm, weight scale 0.25", False, 0.25, 0.1, 250)]:
+        inputs = {"X": d["X_train"], "y": d["y_train"], "hidden_dims": [32] * 3,
                   "use_batchnorm": batchnorm, "learning_rate": lr, "weight_scale": scale,
                   "num_iters": steps, "batch_size": 50, "seed": 1}
-        cases.append(call("train_net", f"train_net on the training digits, 4 hidden layers of "
-                          f"64, {name}, learning rate {lr:g}, {steps} steps of 50", inputs, {},
+        cases.append(call("train_net", f"train_net on the training digits, 3 hidden layers of "
+                          f"32, {name}, learning rate {lr:g}, {steps} steps of 50", inputs, {},
                           out=["params", "bn_params", "loss_history"], unchanged=(),
-                          score=_score_bn_net(BN_RESCUE_ACCURACY, 4, "the trained network")))
+                          score=_score_bn_net(BN_RESCUE_ACCURACY, 3, "the trained network")))
     return cases
 
 
