@@ -182,7 +182,7 @@ def backprop():
             ''')),
         solution("best_hyperparameters", lines('''
             ### BEGIN SOLUTION
-            BEST = {"learning_rate": 1.0, "reg": 1e-4, "num_iters": 1000, "batch_size": 100}
+            BEST = {"learning_rate": 1.0, "reg": 1e-4, "num_iters": 500, "batch_size": 100}
             ### END SOLUTION
             ''')),
         readonly("train_final_helper", lines('''

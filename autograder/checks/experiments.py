@@ -285,7 +285,8 @@ def train_softmax_cases():
     d = digits()
     X, y = d["X_train"], d["y_train"]
     cases = []
-    for lr, reg, iters, batch in [(1.0, 1e-4, 300, 100), (0.5, 1e-3, 200, 50)]:
+    # Over 8 seeds a correct trainer reached a training accuracy of at least 0.954 and 0.933.
+    for lr, reg, iters, batch in [(1.0, 1e-4, 150, 100), (0.5, 1e-3, 100, 50)]:
         c = call("train_softmax",
                  f"train_softmax on the 1000 training digits (learning_rate={lr:g}, reg={reg:g}, "
                  f"num_iters={iters}, batch_size={batch})",
