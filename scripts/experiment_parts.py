@@ -95,11 +95,11 @@ def backprop():
 
                 Returns (W, loss_history): W (D, C), loss_history (num_iters,) the batch losses.
                 """
-                ### BEGIN SOLUTION
                 rng = np.random.default_rng(seed)
                 N, D = X.shape
                 C = int(np.max(y)) + 1
                 W = 0.001 * rng.standard_normal((D, C))
+                ### BEGIN SOLUTION
                 loss_history = np.zeros(num_iters)
                 for it in range(num_iters):
                     batch = rng.choice(N, batch_size)
@@ -169,7 +169,7 @@ def backprop():
                 _, hist = train_softmax(X_train, y_train, lr, 1e-4, 1000, 100)
                 ax.plot(hist, label=f"learning rate {lr:g}", lw=0.8)
             ax.set_yscale("log")
-            ax.set_xlabel("iteration")
+            ax.set_xlabel("training iteration")
             ax.set_ylabel("batch loss")
             ax.legend()
             plt.show()
@@ -481,17 +481,17 @@ def batchnorm():
             grid = {}          # (use_batchnorm, learning_rate, weight_scale) -> validation accuracy
             ### BEGIN SOLUTION
             rates, scales = [0.05, 0.2, 1.0], [0.01, 0.1, 0.2, 1.0]
-            for use_bn in (False, True):
+            for with_bn in (False, True):
                 for lr in rates:
                     for scale in scales:
                         with np.errstate(all="ignore"):
-                            p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, use_bn, lr, scale, 500, 50)
-                            grid[(use_bn, lr, scale)] = np.mean(predict(p_run, bn_run, X_val) == y_val)
-            for use_bn in (False, True):
-                print(("with" if use_bn else "without") + " batchnorm; rows: learning rate, columns: weight scale")
+                            p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, with_bn, lr, scale, 500, 50)
+                            grid[(with_bn, lr, scale)] = np.mean(predict(p_run, bn_run, X_val) == y_val)
+            for with_bn in (False, True):
+                print(("with" if with_bn else "without") + " batchnorm; rows: learning rate, columns: weight scale")
                 print("        " + "".join(f"{s:>8g}" for s in scales))
                 for lr in rates:
-                    print(f"{lr:>8g}" + "".join(f"{grid[(use_bn, lr, s)]:8.3f}" for s in scales))
+                    print(f"{lr:>8g}" + "".join(f"{grid[(with_bn, lr, s)]:8.3f}" for s in scales))
             ### END SOLUTION
             ''')),
         markdown(lines('''
@@ -505,15 +505,15 @@ def batchnorm():
             import matplotlib.pyplot as plt
             ### BEGIN SOLUTION
             sizes = [2, 4, 8, 32, 128]
-            fig, ax = plt.subplots(figsize=(6, 4))
-            for use_bn in (False, True):
+            fig, ax = plt.subplots(figsize=(6.5, 4))
+            for with_bn in (False, True):
                 accs = []
                 for bs in sizes:
                     with np.errstate(all="ignore"):
-                        p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, use_bn, 0.05 * bs / 32, 0.2,
+                        p_run, bn_run, _ = train_net(X_train, y_train, [64] * 4, with_bn, 0.05 * bs / 32, 0.2,
                                                      16000 // bs, bs)
                     accs.append(np.mean(predict(p_run, bn_run, X_val) == y_val))
-                ax.plot(sizes, accs, "o-", label="with batchnorm" if use_bn else "without batchnorm")
+                ax.plot(sizes, accs, "o-", label="with batchnorm" if with_bn else "without batchnorm")
             ax.set_xscale("log", base=2)
             ax.set_xlabel("batch size")
             ax.set_ylabel("validation accuracy")
@@ -989,7 +989,7 @@ def softmax_part():
                 ax.axvline(T_val, color="k", ls="--", lw=0.8)
                 ax.axvline(1.0, color="grey", ls=":", lw=0.8)
                 ax.set_xscale("log")
-                ax.set_xlabel("temperature T")
+                ax.set_xlabel("temperature T (log scale)")
                 ax.set_ylabel(label)
             plt.show()
             for T in (1.0, T_val):
@@ -1121,8 +1121,9 @@ def cross_entropy_part():
             import matplotlib.pyplot as plt
             ### BEGIN SOLUTION
             def probs_at(z, T):
-                e = np.exp(z / T - (z / T).max(axis=1, keepdims=True))
-                return e / e.sum(axis=1, keepdims=True)
+                scaled = z / T
+                unnormalised = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+                return unnormalised / unnormalised.sum(axis=1, keepdims=True)
 
             grid = np.geomspace(0.1, 5, 40)
             eces = [expected_calibration_error(probs_at(z_val, T), y_val)[0] for T in grid]
@@ -1131,7 +1132,7 @@ def cross_entropy_part():
             ax1.plot(grid, eces, label="ECE")
             ax1.plot(grid, ces, label="cross-entropy")
             ax1.set_xscale("log")
-            ax1.set_xlabel("temperature T")
+            ax1.set_xlabel("temperature T (log scale)")
             ax1.legend()
             for T in (1.0, grid[int(np.argmin(eces))]):
                 _, conf, acc, counts = expected_calibration_error(probs_at(z_val, T), y_val)
