@@ -626,8 +626,10 @@ def _score_deep_digits(outputs):
     return None
 
 
-DEEP_SIZES = [64] + [64] * 5 + [10]
-DEEP_ITERS = 400
+# Over 10 seeds of the batches a correct trainer reached a test accuracy of at least 0.95
+# (the threshold is 0.90) in 0.065 s.
+DEEP_SIZES = [64] + [64] * 4 + [10]
+DEEP_ITERS = 250
 
 
 def train_deep_cases():
