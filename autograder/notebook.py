@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_NOTEBOOK_BYTES = 16 * 2**20
+EXPERIMENT_PREFIX = "experiment_"   # solution cells the grader does not run (sweeps, plots)
 
 
 class SubmissionError(Exception):
@@ -205,6 +206,10 @@ def assemble(assignment, cells):
 
     Returns (sources, notes, student_code) where student_code lists [grade_id, source] of
     the student's solution cells in notebook order (for the feedback page).
+
+    Experiment cells (solution cells whose grade_id starts with `experiment_`) and the cells a
+    student added after one are not run: sweeps and plots are graded by hand, and what the
+    grader judges (a training function, the chosen hyperparameters) lives in graded cells.
     """
     notes = []
     known = {gid: (kind, src) for kind, gid, src in assignment.release_cells if gid}
@@ -234,6 +239,8 @@ def assemble(assignment, cells):
                          + ("; it was restored" if kind != "solution" else ""))
     sources = list(added_after.get(None, []))
     for kind, gid, release_src in assignment.release_cells:
+        if kind == "solution" and (gid or "").startswith(EXPERIMENT_PREFIX):
+            continue        # an experiment cell, and the cells a student added after it
         if kind == "solution":
             if gid in student:
                 sources.append(student[gid])
