@@ -79,6 +79,17 @@ def expected_points(slug, losing, root=ROOT):
     return points
 
 
+def also_losing(losing, functions):
+    """`losing` (a set or {function: behaviours}) with every function of `functions` lost whole.
+
+    For a mistake whose function the experiment part calls: the experiment's outcome is
+    judged on the student's own functions, so it is lost too.
+    """
+    if not isinstance(losing, dict):
+        losing = {function: None for function in losing}
+    return dict(losing, **{function: None for function in functions})
+
+
 def expected_score(slug, losing, root=ROOT):
     """The score of a submission that loses exactly what `losing` says (expected_points)."""
     return sum(expected_points(slug, losing, root).values())

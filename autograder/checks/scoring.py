@@ -43,8 +43,10 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
                 notes += [note] if note not in notes else []
         judged.append((behaviour, diagnoses, notes))
     # Leaving the inputs alone earns nothing when no result is right (a stub returning zeros).
-    judges_outputs = {b.name: any(b.judges(n) for case in find(function).cases if b.covers(case)
-                                  for n in set(case.expect) - set(case.unchanged))
+    # A case judged by its `score` hook (an experiment's outcome) judges results too.
+    judges_outputs = {b.name: any(case.score is not None
+                                  or any(b.judges(n) for n in set(case.expect) - set(case.unchanged))
+                                  for case in find(function).cases if b.covers(case))
                       for b, _, _ in judged}
     if not any(judges_outputs[b.name] and not d for b, d, _ in judged):
         for b, diagnoses, _ in judged:

@@ -1,4 +1,6 @@
 """Submissions for 03-backprop."""
+from autograder import classgen
+
 SLUG = "03-backprop"
 
 CORRECT = {
@@ -351,3 +353,16 @@ PARTIAL = {
     "net: no penalty on W1": {"two_layer_net_loss": ("the loss", HIDDEN_GRADS)},
 }
 MISTAKES.update({name: (MISTAKES[name][0], losing) for name, losing in PARTIAL.items()})
+
+
+# The experiment part calls the student's own functions, and its outcome is judged as it comes
+# out: a mistake in a function it calls costs the experiment's points too (known limitation:
+# these are not yet judged on the student's own upstream, as the backward passes are).
+_EXPERIMENT_LOSSES = {
+    'vectorized: dW not divided by N': ['train_softmax', 'train_final'],
+    'vectorized: P without subtracting Y': ['train_softmax', 'train_final'],
+    'vectorized: transposed dW': ['train_softmax', 'train_final'],
+    'vectorized: one-hot sized by y.max() + 1': ['train_softmax'],
+}
+MISTAKES.update({name: (MISTAKES[name][0], classgen.also_losing(MISTAKES[name][1], extra))
+                 for name, extra in _EXPERIMENT_LOSSES.items()})

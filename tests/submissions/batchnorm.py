@@ -1,4 +1,6 @@
 """Submissions for 05-batchnorm."""
+from autograder import classgen
+
 SLUG = "05-batchnorm"
 
 # The forward pass of the solution with one marked line changed (for the mistakes below).
@@ -244,3 +246,24 @@ MISTAKES = {
         dx="1 / (N * std) * (N * dout - dout.sum(axis=0) - x_hat * np.sum(dout * x_hat, axis=0))",
         name="batchnorm_backward_alt")}, {"batchnorm_backward_alt": ("dx",)}),
 }
+
+
+# The experiment part calls the student's own functions, and its outcome is judged as it comes
+# out: a mistake in a function it calls costs the experiment's points too (known limitation:
+# these are not yet judged on the student's own upstream, as the backward passes are).
+_EXPERIMENT_LOSSES = {
+    'unbiased variance': ['deep_net_loss'],
+    'unbiased variance in forward and backward': ['deep_net_loss'],
+    'forward returns x, backward fitted to it': ['deep_net_loss', 'train_net', 'train_final_net'],
+    'running stats never written back': ['train_net', 'train_final_net'],
+    'test mode uses batch statistics': ['deep_net_loss'],
+    'eps outside the square root': ['deep_net_loss'],
+    'eps missing': ['deep_net_loss'],
+    'test mode without eps': ['deep_net_loss'],
+    'running var accumulated from the std': ['train_net', 'train_final_net'],
+    'normalised per example (axis=1)': ['deep_net_loss', 'train_net', 'train_final_net'],
+    'alt with N - 1': ['deep_net_loss'],
+    'alt without gamma': ['deep_net_loss'],
+}
+MISTAKES.update({name: (MISTAKES[name][0], classgen.also_losing(MISTAKES[name][1], extra))
+                 for name, extra in _EXPERIMENT_LOSSES.items()})

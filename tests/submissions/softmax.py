@@ -1,4 +1,6 @@
 """Submissions for 01-softmax."""
+from autograder import classgen
+
 SLUG = "01-softmax"
 
 CORRECT = {
@@ -90,3 +92,15 @@ MISTAKES = {
     p = softmax(z)
     return np.outer(p, p) - np.diag(p)'''}, {"softmax_jacobian"}),
 }
+
+
+# The experiment part calls the student's own functions, and its outcome is judged as it comes
+# out: a mistake in a function it calls costs the experiment's points too (known limitation:
+# these are not yet judged on the student's own upstream, as the backward passes are).
+_EXPERIMENT_LOSSES = {
+    'log of softmax': ['mean_nll'],
+    'log-softmax without shift': ['mean_nll'],
+    'log-softmax global max shift': ['mean_nll', 'fit_temperature'],
+}
+MISTAKES.update({name: (MISTAKES[name][0], classgen.also_losing(MISTAKES[name][1], extra))
+                 for name, extra in _EXPERIMENT_LOSSES.items()})

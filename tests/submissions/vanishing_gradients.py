@@ -1,4 +1,6 @@
 """Submissions for 04-vanishing-gradients."""
+from autograder import classgen
+
 SLUG = "04-vanishing-gradients"
 
 # A plain, correct layer_gradient_norms; most mistakes below change one line of it.
@@ -184,3 +186,14 @@ PARTIAL = {
     "no activation derivative": {"layer_gradient_norms": (EARLIER,)},
 }
 MISTAKES.update({name: (MISTAKES[name][0], losing) for name, losing in PARTIAL.items()})
+
+
+# The experiment part calls the student's own functions, and its outcome is judged as it comes
+# out: a mistake in a function it calls costs the experiment's points too (known limitation:
+# these are not yet judged on the student's own upstream, as the backward passes are).
+_EXPERIMENT_LOSSES = {
+    'sigmoid grad sigma times 1 minus x': ['train_deep'],
+    'sigmoid grad x times 1 minus x': ['train_deep'],
+}
+MISTAKES.update({name: (MISTAKES[name][0], classgen.also_losing(MISTAKES[name][1], extra))
+                 for name, extra in _EXPERIMENT_LOSSES.items()})
