@@ -198,9 +198,9 @@ def backprop():
             assert np.shape(W_final) == (64, 10), f"W should have shape (64, 10), got {{np.shape(W_final)}}"
             assert np.all(np.isfinite(W_final)), "W contains NaN or inf: the learning rate in BEST is too large?"
             val_final = np.mean(np.argmax(X_val @ W_final, axis=1) == y_val)
-            print(f"validation accuracy of your final model: {{val_final:.3f}}")
             assert val_final >= {t - 0.02:.2f}, (
                 f"validation accuracy {{val_final:.3f}}: the test threshold is {t:.2f}, so aim well above it")
+            print(f"passed: validation accuracy of your final model {{val_final:.3f}}")
             ### BEGIN HIDDEN TESTS
             from autograder.checks import check
             check("train_final")
@@ -505,7 +505,7 @@ def batchnorm():
             import matplotlib.pyplot as plt
             ### BEGIN SOLUTION
             sizes = [2, 4, 8, 32, 128]
-            fig, ax = plt.subplots(figsize=(6.5, 4))
+            fig, ax = plt.subplots(figsize=(7, 4))
             for with_bn in (False, True):
                 accs = []
                 for bs in sizes:
@@ -516,7 +516,7 @@ def batchnorm():
                 ax.plot(sizes, accs, "o-", label="with batchnorm" if with_bn else "without batchnorm")
             ax.set_xscale("log", base=2)
             ax.set_xlabel("batch size")
-            ax.set_ylabel("validation accuracy")
+            ax.set_ylabel("accuracy on the validation digits")
             ax.legend()
             plt.show()
             ### END SOLUTION
@@ -544,9 +544,9 @@ def batchnorm():
             # Visible check of your final network (the grader uses the 400 test images instead).
             p_final, bn_final, hist_final = train_final_net(X_train, y_train)
             val_final = np.mean(predict(p_final, bn_final, X_val) == y_val)
-            print(f"validation accuracy of your final network: {{val_final:.3f}}")
             assert val_final >= {t - 0.01:.2f}, (
                 f"validation accuracy {{val_final:.3f}}: the test threshold is {t:.2f}, so aim above it")
+            print(f"passed: validation accuracy of your final network {{val_final:.3f}}")
             ### BEGIN HIDDEN TESTS
             from autograder.checks import check
             check("train_final_net")
@@ -961,9 +961,11 @@ def softmax_part():
             T_t = fit_temperature(np.array([[3.0, 0.0], [0.0, 3.0], [3.0, 0.0]]), np.array([0, 1, 1]), [0.5, 1.0, 2.0, 4.0])
             assert T_t == 4.0, f"one of three confident answers is wrong: the flattest grid point, T = 4, has the lowest NLL, not {T_t}"
             T_val = fit_temperature(z_val, y_val, np.geomspace(0.01, 10, 61))
-            print(f"fitted temperature {T_val:.4g}: mean NLL {mean_nll(z_val, y_val, 1.0):.3f} at T = 1, "
-                  f"{mean_nll(z_val, y_val, T_val):.3f} at T = {T_val:.3g}")
-            assert mean_nll(z_val, y_val, T_val) < mean_nll(z_val, y_val, 1.0), "the fitted T should beat T = 1 on the validation set"
+            nll_1, nll_T = mean_nll(z_val, y_val, 1.0), mean_nll(z_val, y_val, T_val)
+            assert nll_T < nll_1, (f"the fitted T = {T_val:.3g} should beat T = 1 on the validation set "
+                                   f"(mean NLL {nll_T:.3f} against {nll_1:.3f})")
+            print(f"passed: fitted temperature {T_val:.4g}: mean NLL {nll_1:.3f} at T = 1, "
+                  f"{nll_T:.3f} at T = {T_val:.3g}")
             ### BEGIN HIDDEN TESTS
             from autograder.checks import check
             check("fit_temperature")

@@ -162,6 +162,12 @@ def _result(tmp, student, slug):
     return json.loads((tmp / "ws" / "results" / student / f"{slug}.json").read_text())
 
 
+def _experiment_tests(slug, mistake):
+    """Test cells of the experiment functions that a mistake also costs (_EXPERIMENT_LOSSES)."""
+    functions = set(getattr(classgen.fixtures(slug), "_EXPERIMENT_LOSSES", {}).get(mistake, ()))
+    return {t.grade_id for t in load_assignment(slug).tests if functions & set(t.functions)}
+
+
 def test_no_points_are_taken_that_no_visible_test_warned_about(graded_class):
     """Does every test cell on which a known mistake loses points fail visibly for the student?"""
     tmp, _, _ = graded_class
@@ -172,7 +178,13 @@ def test_no_points_are_taken_that_no_visible_test_warned_about(graded_class):
                 continue
             lost = {t["test"] for t in _result(tmp, name.replace(" ", "_"), slug)["tests"]
                     if t["points"] < t["max_points"]}
-            silent = lost - set(_run_visible_tests(slug, cells))
+            failing = set(_run_visible_tests(slug, cells))
+            silent = lost - failing
+            # The experiment part runs on the student's own functions: a test cell of a function
+            # that only calls the mistaken one is warned about by the mistaken one's failing test.
+            calls_it = _experiment_tests(slug, name.removeprefix("mistake-"))
+            if failing and silent <= calls_it:
+                silent = set()
             if silent and (slug, name) not in UNWARNED_ON_PURPOSE:
                 unwarned[(slug, name)] = sorted(silent)
     assert not unwarned, f"points taken where every visible test passes: {unwarned}"
