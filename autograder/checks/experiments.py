@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from .. import data
-from . import Check, Mistake, call
+from . import Check, Mistake, Upstream, call
 
 NAN_ADVICE = ("the learning rate is too large (the weights blow up), the step goes up the "
               "gradient (+= instead of -=), or the scores are not shifted by their row maximum "
@@ -132,11 +132,41 @@ def mean_nll_cases():
                             {"result": times_t})] if times_t is not None else []
         if T != 1.0:
             mistakes.append(Mistake("the temperature is ignored: use softmax(z / T)", {"result": no_t}))
-        cases.append(call("mean_nll", name, {"z": z, "y": y, "T": T},
-                          {"result": mean_nll_reference(z, y, T)}, rtol=1e-9, atol=1e-12,
-                          mistakes=mistakes, hint="Compute log_softmax(z / T) and average "
-                          "-log p of the true class over the batch (not the sum)."))
+        case = call("mean_nll", name, {"z": z, "y": y, "T": T},
+                    {"result": mean_nll_reference(z, y, T)}, rtol=1e-9, atol=1e-12,
+                    mistakes=mistakes, hint="Compute log_softmax(z / T) and average "
+                    "-log p of the true class over the batch (not the sum).")
+        _probe_log_softmax(case, z, y, T)
+        cases.append(case)
     return cases
+
+
+def _nll_of(log_p, y):
+    """What a correct mean_nll returns when log_softmax gives `log_p`."""
+    log_p = np.asarray(log_p, dtype=float)
+    return {"result": float(-np.mean(log_p[np.arange(len(y)), y]))}
+
+
+def _probe_log_softmax(case, z, y, T):
+    """Also run the student's log_softmax on z / T, so that a mean_nll built on a wrong one
+    is judged by what a correct mean_nll gives on it (and the diagnosis names log_softmax)."""
+    z_over_t = np.asarray(z, dtype=float) / T
+    case.program["inputs"].update({"z_over_T": z_over_t, "class_axis": 1})
+    case.program["steps"].append({"fn": "log_softmax", "args": ["z_over_T"],
+                                  "kwargs": {"axis": "class_axis"}, "out": "log_p",
+                                  "optional": True})
+    case.program["returns"].append("log_p")
+    with np.errstate(all="ignore"):
+        case.upstream = Upstream("log_softmax", "log_p", _log_softmax(z_over_t),
+                                 derive=lambda log_p: _nll_of(log_p, y),
+                                 plausible=lambda log_p: _log_probabilities(log_p, z_over_t.shape))
+
+
+def _log_probabilities(log_p, shape):
+    """A real attempt at log_softmax: its shape, and no finite value above 0 (where it
+    overflows, inf or NaN is its own mistake, judged in its own test)."""
+    log_p = np.asarray(log_p, dtype=float)
+    return log_p.shape == shape and not np.any(log_p[np.isfinite(log_p)] > 1e-9)
 
 
 def _score_temperature_outcome(outputs):
@@ -167,17 +197,42 @@ def fit_temperature_cases():
         nll = [mean_nll_reference(z, y, T) for T in grid]
         best = grid[int(np.argmin(nll))]
         worst = grid[int(np.argmax(nll))]
-        cases.append(call("fit_temperature", name, {"z": z, "y": y, "temperatures": grid},
-                          {"result": best}, rtol=1e-12, atol=0,
-                          mistakes=[Mistake("this is the temperature with the HIGHEST NLL: "
-                                            "take the arg-min", {"result": worst})]))
+        cases.append(_probe_mean_nll(call(
+            "fit_temperature", name, {"z": z, "y": y, "temperatures": grid},
+            {"result": best}, rtol=1e-12, atol=0,
+            mistakes=[Mistake("this is the temperature with the HIGHEST NLL: take the arg-min",
+                              {"result": worst})]), z, y, grid))
     d, z = digits(), least_squares_scores()
-    cases.append(call("fit_temperature", "fit_temperature on the validation scores of the "
-                      "least-squares digit classifier, then its NLL on the held-out test images",
-                      {"z": z["val"], "y": d["y_val"],
-                       "temperatures": list(np.geomspace(0.01, 10.0, 61))}, {},
-                      unchanged=(), score=_score_temperature_outcome))
+    grid = list(np.geomspace(0.01, 10.0, 61))
+    cases.append(_probe_mean_nll(call(
+        "fit_temperature", "fit_temperature on the validation scores of the least-squares "
+        "digit classifier, then its NLL on the held-out test images",
+        {"z": z["val"], "y": d["y_val"], "temperatures": grid}, {},
+        unchanged=(), score=_score_temperature_outcome), z["val"], d["y_val"], grid))
     return cases
+
+
+def _lowest(grid, nll):
+    """What a correct fit_temperature returns when mean_nll gives `nll` over the grid (the
+    first arg-min; NaN, where the student's mean_nll gives it, counts as np.argmin counts it)."""
+    return {"result": grid[int(np.argmin(np.asarray(nll, dtype=float)))]}
+
+
+def _probe_mean_nll(case, z, y, grid):
+    """Also run the student's mean_nll at each temperature of the grid, so that fit_temperature
+    on a wrong mean_nll is judged by what a correct one picks from those values."""
+    names = tuple(f"nll{k}" for k in range(len(grid)))
+    for k, (T, name) in enumerate(zip(grid, names)):
+        case.program["inputs"][f"T{k}"] = T
+        case.program["steps"].append({"fn": "mean_nll", "args": ["z", "y", f"T{k}"],
+                                      "out": name, "optional": True})
+    case.program["returns"].extend(names)
+    with np.errstate(all="ignore"):
+        expect = [mean_nll_reference(z, y, T) for T in grid]
+    case.upstream = Upstream("mean_nll", names, expect, derive=lambda nll: _lowest(grid, nll),
+                             plausible=lambda nll: np.asarray(nll, dtype=float).shape == (len(grid),),
+                             tolerance=(1e-9, 1e-12))
+    return case
 
 
 def ece_reference(probs, y, n_bins=10):

@@ -64,15 +64,19 @@ def score_test(functions, points, outcomes, compile_errors=None):
     outcomes: {"<function>/<k>": outcome} from the sandbox; compile_errors: {function: why}
     for graded functions whose cell does not compile (see `compile_errors`). A function graded
     on another's output is judged on a wrong one only when that other function gets at least
-    one of its behaviours right (judged strictly); otherwise there is nothing to be right for.
+    one of its behaviours right (itself judged the same way on its own upstream, down to one
+    judged strictly); otherwise there is nothing to be right for.
     """
     compile_errors = compile_errors or {}
     earns = {}
 
     def upstream_ok(up):
+        # A chain (fit_temperature on mean_nll on log_softmax) is judged link by link: the
+        # upstream may itself be judged on its own upstream, which must earn something too.
         if up not in earns:
+            earns[up] = False           # no cycles
             earns[up] = any(not d for _, d, _ in _judged(up, outcomes, compile_errors,
-                                                          lambda _: False))
+                                                          upstream_ok))
         return earns[up]
 
     judged = [(f, b, d, n) for f in functions
