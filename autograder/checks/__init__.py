@@ -97,6 +97,8 @@ class Upstream:
     derive: object = None               # upstream output -> {name: value a correct one gives}
     plausible: object = None            # upstream output -> whether it is a real attempt
     tolerance: tuple = ()               # (rtol, atol) telling a wrong upstream; () the case's
+    functions: tuple = ()               # every upstream that must earn something; () function
+    diagnose: object = None             # upstream output -> None (right) or which one is wrong
 
     def value(self, outputs):
         """The upstream's output among `outputs`; a tuple `output` names several probes
@@ -247,6 +249,12 @@ def upstream_problem(case, outcome):
     if up is None or outcome.get("status") != "ok":
         return None
     actual = up.value(outcome.get("outputs") or {})
+    if up.diagnose is not None:
+        try:
+            with np.errstate(all="ignore"):
+                return up.diagnose(actual)
+        except (TypeError, ValueError, IndexError, KeyError):
+            return f"your {up.function} is wrong (what it returns has the wrong form)"
     rtol, atol = up.tolerance or (case.rtol, case.atol)
     problem = compare(actual, up.expect, rtol, atol, "its output")
     if problem is None:

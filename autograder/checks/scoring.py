@@ -8,6 +8,7 @@ behaviours it breaks, not the whole function. A Check that declares none has one
 with all the points (all or nothing, as before).
 """
 import ast
+import re
 
 from . import find, judge, plausible_upstream, upstream_problem
 
@@ -28,16 +29,18 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
             if not behaviour.covers(case):
                 continue
             outcome = outcomes.get(f"{function}/{k}", {"status": "skipped", "error": "not run"})
-            lenient = bool(case.upstream) and upstream_ok(case.upstream.function)
+            lenient = bool(case.upstream) and all(
+                upstream_ok(f) for f in case.upstream.functions or (case.upstream.function,))
             if function in compile_errors and outcome.get("status") != "ok":
                 problem = f"{case.name}: {compile_errors[function]}"
             else:
                 problem = judge(case, outcome, behaviour, lenient)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            elif lenient and upstream_problem(case, outcome) and \
+            elif lenient and (why := upstream_problem(case, outcome)) and \
                     plausible_upstream(case.upstream, outcome.get("outputs") or {}):
-                up = case.upstream.function
+                named = re.match(r"your (\w+) is wrong", why)      # which of several upstreams
+                up = named.group(1) if named else case.upstream.function
                 note = (f"Your {up} is wrong (see its test), so {function} was judged on what "
                         f"your {up} gave it: where it is right for that, it kept its points.")
                 notes += [note] if note not in notes else []
