@@ -52,6 +52,37 @@ def test_an_optional_probe_that_raises_gives_none():
     assert program.run(prog, {"f": lambda z: 1 / 0})["p"] is None
 
 
+def test_the_record_step_sees_calls_made_inside_the_students_code_and_restores_them():
+    """Are calls of a recorded function from inside another student function recorded (array
+    arguments and results, copied), and is the namespace the student's again afterwards,
+    even when a step raises?"""
+    def inner(x, scale):
+        out = x * scale
+        x += 1                              # a careless function that changes its argument
+        return out, {"cache": 1}
+
+    def outer(x):
+        return namespace["inner"](x, 2.0)[0].sum()
+
+    namespace = {"inner": inner, "outer": outer}
+    prog = {"inputs": {"x": np.arange(3.0)},
+            "steps": [{"record": ["inner", "absent"], "out": "calls"},
+                      {"fn": "outer", "args": ["x"], "out": "total"}],
+            "returns": ["calls", "total"]}
+    got = program.run(prog, namespace)
+    assert got["total"] == 6.0 and len(got["calls"]) == 1
+    call = got["calls"][0]
+    assert call["fn"] == "inner" and np.array_equal(call["args"][0], np.arange(3.0))
+    assert len(call["result"]) == 1 and np.array_equal(call["result"][0], [0.0, 2.0, 4.0])
+    assert namespace["inner"] is inner and "absent" not in namespace
+    prog["steps"].append({"fn": "inner", "args": ["x"]})      # raises: no `scale`
+    try:
+        program.run(prog, namespace)
+    except TypeError:
+        pass
+    assert namespace["inner"] is inner
+
+
 def test_shapes_free_only_where_the_statement_leaves_them_free():
     """Is a (1, D) row accepted for a (D,) vector only with free_shape, and never a (D, 1)
     column of another length or a transposed matrix?"""

@@ -96,6 +96,16 @@ class Upstream:
     rtol: float = 1e-5
     derive: object = None               # upstream output -> {name: value a correct one gives}
     plausible: object = None            # upstream output -> whether it is a real attempt
+    tolerance: tuple = ()               # (rtol, atol) telling a wrong upstream; () the case's
+    functions: tuple = ()               # every upstream that must earn something; () function
+    diagnose: object = None             # upstream output -> None (right) or which one is wrong
+
+    def value(self, outputs):
+        """The upstream's output among `outputs`; a tuple `output` names several probes
+        (e.g. mean_nll at each temperature of a grid), gathered into a list."""
+        if isinstance(self.output, tuple):
+            return [outputs.get(name) for name in self.output]
+        return outputs.get(self.output)
 
 
 @dataclasses.dataclass
@@ -238,8 +248,15 @@ def upstream_problem(case, outcome):
     up = case.upstream
     if up is None or outcome.get("status") != "ok":
         return None
-    actual = (outcome.get("outputs") or {}).get(up.output)
-    problem = compare(actual, up.expect, case.rtol, case.atol, f"its `{up.output}`")
+    actual = up.value(outcome.get("outputs") or {})
+    if up.diagnose is not None:
+        try:
+            with np.errstate(all="ignore"):
+                return up.diagnose(actual)
+        except (TypeError, ValueError, IndexError, KeyError):
+            return f"your {up.function} is wrong (what it returns has the wrong form)"
+    rtol, atol = up.tolerance or (case.rtol, case.atol)
+    problem = compare(actual, up.expect, rtol, atol, "its output")
     if problem is None:
         return None
     for diagnosis, values, _ in up.derived:
@@ -253,7 +270,7 @@ def plausible_upstream(up, outputs):
         return True
     try:
         with np.errstate(all="ignore"):
-            return bool(up.plausible(outputs.get(up.output)))
+            return bool(up.plausible(up.value(outputs)))
     except (TypeError, ValueError, IndexError, KeyError):
         return False
 
@@ -261,12 +278,13 @@ def plausible_upstream(up, outputs):
 def _judge_on_upstream(case, outputs, names, behaviour, why):
     """Judge outputs against what a correct function gives on the student's wrong upstream."""
     up = case.upstream
-    mine = outputs.get(up.output)
+    mine = up.value(outputs)
     derived = [values for _, up_values, values in up.derived
                if compare(mine, up_values, case.rtol, case.atol) is None]
     for name in names:
         actual = outputs.get(name)
-        candidates = [(case.expect[name], None)] + [(v[name], None) for v in derived if name in v]
+        candidates = [(case.expect[name], None)] if name in case.expect else []
+        candidates += [(v[name], None) for v in derived if name in v]
         if up.derive is not None:
             try:
                 with np.errstate(all="ignore"):
@@ -281,8 +299,9 @@ def _judge_on_upstream(case, outputs, names, behaviour, why):
                                     *((0.0, atol) if atol is not None else ()))
                     for value, atol in candidates]
         if all(problems):
+            last = problems[-1] if problems else f"{up.function}'s output has the wrong form"
             return (f"{why}; and this function is not right for what your {up.function} "
-                    f"gives either: {problems[-1]}")
+                    f"gives either: {last}")
     return None
 
 
@@ -312,7 +331,14 @@ def judge(case, outcome, behaviour=None, upstream_ok=True):
     if case.score is not None:
         verdict = case.score(outputs)
         if verdict:
-            return f"{case.name}: {verdict}"
+            # An outcome computed from a wrong upstream (fit_temperature on a wrong mean_nll)
+            # is judged by what a correct function gives on the student's own upstream.
+            why = upstream_problem(case, outcome)
+            if not (why and upstream_ok and case.upstream.derive is not None
+                    and plausible_upstream(case.upstream, outputs)):
+                return f"{case.name}: {verdict}{f' ({why})' if why else ''}"
+            problem = _judge_on_upstream(case, outputs, ["result"], None, why)
+            return f"{case.name}: {problem}" if problem else None
     names = [n for n in case.expect if n not in case.unchanged
              and (behaviour is None or behaviour.judges(n))]
     why = upstream_problem(case, outcome)

@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from .. import data
-from . import Check, Mistake, call
+from . import Check, Mistake, Upstream, call
 
 NAN_ADVICE = ("the learning rate is too large (the weights blow up), the step goes up the "
               "gradient (+= instead of -=), or the scores are not shifted by their row maximum "
@@ -132,11 +132,41 @@ def mean_nll_cases():
                             {"result": times_t})] if times_t is not None else []
         if T != 1.0:
             mistakes.append(Mistake("the temperature is ignored: use softmax(z / T)", {"result": no_t}))
-        cases.append(call("mean_nll", name, {"z": z, "y": y, "T": T},
-                          {"result": mean_nll_reference(z, y, T)}, rtol=1e-9, atol=1e-12,
-                          mistakes=mistakes, hint="Compute log_softmax(z / T) and average "
-                          "-log p of the true class over the batch (not the sum)."))
+        case = call("mean_nll", name, {"z": z, "y": y, "T": T},
+                    {"result": mean_nll_reference(z, y, T)}, rtol=1e-9, atol=1e-12,
+                    mistakes=mistakes, hint="Compute log_softmax(z / T) and average "
+                    "-log p of the true class over the batch (not the sum).")
+        _probe_log_softmax(case, z, y, T)
+        cases.append(case)
     return cases
+
+
+def _nll_of(log_p, y):
+    """What a correct mean_nll returns when log_softmax gives `log_p`."""
+    log_p = np.asarray(log_p, dtype=float)
+    return {"result": float(-np.mean(log_p[np.arange(len(y)), y]))}
+
+
+def _probe_log_softmax(case, z, y, T):
+    """Also run the student's log_softmax on z / T, so that a mean_nll built on a wrong one
+    is judged by what a correct mean_nll gives on it (and the diagnosis names log_softmax)."""
+    z_over_t = np.asarray(z, dtype=float) / T
+    case.program["inputs"].update({"z_over_T": z_over_t, "class_axis": 1})
+    case.program["steps"].append({"fn": "log_softmax", "args": ["z_over_T"],
+                                  "kwargs": {"axis": "class_axis"}, "out": "log_p",
+                                  "optional": True})
+    case.program["returns"].append("log_p")
+    with np.errstate(all="ignore"):
+        case.upstream = Upstream("log_softmax", "log_p", _log_softmax(z_over_t),
+                                 derive=lambda log_p: _nll_of(log_p, y),
+                                 plausible=lambda log_p: _log_probabilities(log_p, z_over_t.shape))
+
+
+def _log_probabilities(log_p, shape):
+    """A real attempt at log_softmax: its shape, and no finite value above 0 (where it
+    overflows, inf or NaN is its own mistake, judged in its own test)."""
+    log_p = np.asarray(log_p, dtype=float)
+    return log_p.shape == shape and not np.any(log_p[np.isfinite(log_p)] > 1e-9)
 
 
 def _score_temperature_outcome(outputs):
@@ -167,17 +197,42 @@ def fit_temperature_cases():
         nll = [mean_nll_reference(z, y, T) for T in grid]
         best = grid[int(np.argmin(nll))]
         worst = grid[int(np.argmax(nll))]
-        cases.append(call("fit_temperature", name, {"z": z, "y": y, "temperatures": grid},
-                          {"result": best}, rtol=1e-12, atol=0,
-                          mistakes=[Mistake("this is the temperature with the HIGHEST NLL: "
-                                            "take the arg-min", {"result": worst})]))
+        cases.append(_probe_mean_nll(call(
+            "fit_temperature", name, {"z": z, "y": y, "temperatures": grid},
+            {"result": best}, rtol=1e-12, atol=0,
+            mistakes=[Mistake("this is the temperature with the HIGHEST NLL: take the arg-min",
+                              {"result": worst})]), z, y, grid))
     d, z = digits(), least_squares_scores()
-    cases.append(call("fit_temperature", "fit_temperature on the validation scores of the "
-                      "least-squares digit classifier, then its NLL on the held-out test images",
-                      {"z": z["val"], "y": d["y_val"],
-                       "temperatures": list(np.geomspace(0.01, 10.0, 61))}, {},
-                      unchanged=(), score=_score_temperature_outcome))
+    grid = list(np.geomspace(0.01, 10.0, 61))
+    cases.append(_probe_mean_nll(call(
+        "fit_temperature", "fit_temperature on the validation scores of the least-squares "
+        "digit classifier, then its NLL on the held-out test images",
+        {"z": z["val"], "y": d["y_val"], "temperatures": grid}, {},
+        unchanged=(), score=_score_temperature_outcome), z["val"], d["y_val"], grid))
     return cases
+
+
+def _lowest(grid, nll):
+    """What a correct fit_temperature returns when mean_nll gives `nll` over the grid (the
+    first arg-min; NaN, where the student's mean_nll gives it, counts as np.argmin counts it)."""
+    return {"result": grid[int(np.argmin(np.asarray(nll, dtype=float)))]}
+
+
+def _probe_mean_nll(case, z, y, grid):
+    """Also run the student's mean_nll at each temperature of the grid, so that fit_temperature
+    on a wrong mean_nll is judged by what a correct one picks from those values."""
+    names = tuple(f"nll{k}" for k in range(len(grid)))
+    for k, (T, name) in enumerate(zip(grid, names)):
+        case.program["inputs"][f"T{k}"] = T
+        case.program["steps"].append({"fn": "mean_nll", "args": ["z", "y", f"T{k}"],
+                                      "out": name, "optional": True})
+    case.program["returns"].extend(names)
+    with np.errstate(all="ignore"):
+        expect = [mean_nll_reference(z, y, T) for T in grid]
+    case.upstream = Upstream("mean_nll", names, expect, derive=lambda nll: _lowest(grid, nll),
+                             plausible=lambda nll: np.asarray(nll, dtype=float).shape == (len(grid),),
+                             tolerance=(1e-9, 1e-12))
+    return case
 
 
 def ece_reference(probs, y, n_bins=10):
@@ -402,19 +457,114 @@ def deep_net_loss_cases():
         outs = ["loss", "grads"]
         c = call("deep_net_loss", name, inputs, expect, args=["params", "X", "y", "bn_params"],
                  out=outs, rtol=1e-6, atol=1e-9, hint=hint, unchanged=("X",))
+        if batchnorm:
+            _record_batchnorm(c, params, X, y, bn)
         cases.append(c)      # the running statistics are batchnorm_forward's job: judged there
     # Scores for prediction: y is None, batchnorm in test mode with given running statistics.
     dims = [6, 5, 4]
     params = _random_net(rng, dims, True)
     X = rng.normal(size=(4, 6))
     bn = [{"mode": "test", "running_mean": rng.normal(size=5), "running_var": rng.uniform(0.5, 2, 5)}]
-    cases.append(call("deep_net_loss", "scores of a 6 -> 5 -> 4 network, batchnorm in test mode "
-                      "(y is None)", {"params": params, "X": X, "y": None, "bn_params": bn},
-                      {"result": deep_net_reference(params, X, None, copy.deepcopy(bn))},
-                      args=["params", "X", "y", "bn_params"], rtol=1e-7, atol=1e-10,
-                      hint="With y None return the scores; in test mode batchnorm uses the "
-                           "running statistics.", unchanged=("X",)))
+    c = call("deep_net_loss", "scores of a 6 -> 5 -> 4 network, batchnorm in test mode "
+             "(y is None)", {"params": params, "X": X, "y": None, "bn_params": bn},
+             {"result": deep_net_reference(params, X, None, copy.deepcopy(bn))},
+             args=["params", "X", "y", "bn_params"], rtol=1e-7, atol=1e-10,
+             hint="With y None return the scores; in test mode batchnorm uses the "
+                  "running statistics.", unchanged=("X",))
+    _record_batchnorm(c, params, X, None, bn)
+    cases.append(c)
     return cases
+
+
+BN_UPSTREAM = ("batchnorm_forward", "batchnorm_backward_alt", "batchnorm_backward")
+
+
+def _record_batchnorm(case, params, X, y, bn_params):
+    """Record the student's batchnorm calls inside deep_net_loss, so that a network loss built
+    on a wrong batchnorm layer is judged by what a correct network gives on that layer."""
+    case.program["steps"].insert(0, {"record": list(BN_UPSTREAM), "out": "bn_calls"})
+    case.program["returns"].append("bn_calls")
+    case.upstream = Upstream(
+        "batchnorm layer", "bn_calls", None,
+        functions=BN_UPSTREAM[:2] if y is not None else BN_UPSTREAM[:1],
+        diagnose=lambda calls: _wrong_batchnorm(calls, params, bn_params),
+        derive=lambda calls: _net_on_student_batchnorm(calls, params, X, y),
+        plausible=lambda calls: _normalising_calls(calls, params, bn_params))
+
+
+def _calls(calls, *names):
+    return [c for c in calls if isinstance(c, dict) and c.get("fn") in names]
+
+
+def _wrong_batchnorm(calls, params, bn_params):
+    """None when every recorded batchnorm call returned what the reference returns on the same
+    inputs; else which function is wrong."""
+    import copy
+    from ..reference import batchnorm as bn_ref
+    caches = []
+    for l, c in enumerate(_calls(calls, "batchnorm_forward"), start=1):
+        x = c["args"][0]
+        out, cache = bn_ref.batchnorm_forward(x, params[f"gamma{l}"], params[f"beta{l}"],
+                                              copy.deepcopy(bn_params[l - 1]))
+        caches.append(cache)
+        if not np.allclose(c["result"][0], out, rtol=1e-7, atol=1e-9):
+            return "your batchnorm_forward is wrong (see its own test)"
+    for c, cache in zip(_calls(calls, "batchnorm_backward_alt", "batchnorm_backward"),
+                        reversed(caches)):
+        grads = bn_ref.batchnorm_backward_alt(c["args"][0], cache)
+        if len(c["result"]) < 3 or not all(np.allclose(a, e, rtol=1e-7, atol=1e-9)
+                                           for a, e in zip(c["result"], grads)):
+            return f"your {c['fn']} is wrong (see its own test)"
+    return None
+
+
+def _normalising_calls(calls, params, bn_params):
+    """A real attempt at batchnorm: in train mode, every column of each output has mean beta."""
+    forward = _calls(calls, "batchnorm_forward")
+    return len(forward) == len(bn_params) and all(
+        bn_params[l]["mode"] != "train" or np.allclose(
+            np.asarray(c["result"][0], dtype=float).mean(axis=0), params[f"beta{l + 1}"],
+            rtol=1e-6, atol=1e-6) for l, c in enumerate(forward))
+
+
+def _net_on_student_batchnorm(calls, params, X, y):
+    """What a correct deep_net_loss returns when the batchnorm calls return what they did. The
+    student's network must have given each call what a correct network gives it."""
+    forward = _calls(calls, "batchnorm_forward")
+    backward = _calls(calls, "batchnorm_backward_alt", "batchnorm_backward")
+    close = lambda a, b: np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-7, atol=1e-9)
+    L = sum(1 for k in params if k.startswith("W"))
+    h, layers = X, []
+    for l in range(1, L):
+        a = h @ params[f"W{l}"] + params[f"b{l}"]
+        if not close(forward[l - 1]["args"][0], a):
+            raise ValueError("the network gave batchnorm_forward another input")
+        a = np.asarray(forward[l - 1]["result"][0], dtype=float)
+        layers.append((h, a))
+        h = np.maximum(a, 0.0)
+    scores = h @ params[f"W{L}"] + params[f"b{L}"]
+    if y is None:
+        return {"result": scores}
+    N = len(y)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    d = np.exp(log_probs)
+    d[np.arange(N), y] -= 1.0
+    d /= N
+    grads = {f"W{L}": h.T @ d, f"b{L}": d.sum(axis=0)}
+    dh = d @ params[f"W{L}"].T
+    for l in range(L - 1, 0, -1):
+        h_in, a = layers[l - 1]
+        da = dh * (a > 0)
+        c = backward[L - 1 - l]
+        if not close(c["args"][0], da):
+            raise ValueError("the network gave the batchnorm backward pass another gradient")
+        da, grads[f"gamma{l}"], grads[f"beta{l}"] = (np.asarray(r, dtype=float)
+                                                     for r in c["result"][:3])
+        grads[f"W{l}"] = h_in.T @ da
+        grads[f"b{l}"] = da.sum(axis=0)
+        dh = da @ params[f"W{l}"].T
+    return {"loss": float(-log_probs[np.arange(N), y].mean()), "grads": grads}
 
 
 def _bn_problems(outputs, hidden):

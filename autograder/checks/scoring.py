@@ -8,6 +8,7 @@ behaviours it breaks, not the whole function. A Check that declares none has one
 with all the points (all or nothing, as before).
 """
 import ast
+import re
 
 from . import find, judge, plausible_upstream, upstream_problem
 
@@ -28,16 +29,18 @@ def _judged(function, outcomes, compile_errors, upstream_ok):
             if not behaviour.covers(case):
                 continue
             outcome = outcomes.get(f"{function}/{k}", {"status": "skipped", "error": "not run"})
-            lenient = bool(case.upstream) and upstream_ok(case.upstream.function)
+            lenient = bool(case.upstream) and all(
+                upstream_ok(f) for f in case.upstream.functions or (case.upstream.function,))
             if function in compile_errors and outcome.get("status") != "ok":
                 problem = f"{case.name}: {compile_errors[function]}"
             else:
                 problem = judge(case, outcome, behaviour, lenient)
             if problem:
                 diagnoses.append(_diagnosis(function, case, problem))
-            elif lenient and upstream_problem(case, outcome) and \
+            elif lenient and (why := upstream_problem(case, outcome)) and \
                     plausible_upstream(case.upstream, outcome.get("outputs") or {}):
-                up = case.upstream.function
+                named = re.match(r"your (\w+) is wrong", why)      # which of several upstreams
+                up = named.group(1) if named else case.upstream.function
                 note = (f"Your {up} is wrong (see its test), so {function} was judged on what "
                         f"your {up} gave it: where it is right for that, it kept its points.")
                 notes += [note] if note not in notes else []
@@ -64,15 +67,19 @@ def score_test(functions, points, outcomes, compile_errors=None):
     outcomes: {"<function>/<k>": outcome} from the sandbox; compile_errors: {function: why}
     for graded functions whose cell does not compile (see `compile_errors`). A function graded
     on another's output is judged on a wrong one only when that other function gets at least
-    one of its behaviours right (judged strictly); otherwise there is nothing to be right for.
+    one of its behaviours right (itself judged the same way on its own upstream, down to one
+    judged strictly); otherwise there is nothing to be right for.
     """
     compile_errors = compile_errors or {}
     earns = {}
 
     def upstream_ok(up):
+        # A chain (fit_temperature on mean_nll on log_softmax) is judged link by link: the
+        # upstream may itself be judged on its own upstream, which must earn something too.
         if up not in earns:
+            earns[up] = False           # no cycles
             earns[up] = any(not d for _, d, _ in _judged(up, outcomes, compile_errors,
-                                                          lambda _: False))
+                                                          upstream_ok))
         return earns[up]
 
     judged = [(f, b, d, n) for f in functions

@@ -15,6 +15,11 @@ is wrong. `fresh` arguments are deep-copied for every call (a forward may write 
 It stores None when the forward cannot be differentiated so (it raises, returns something
 that is not numbers, or takes longer than its time budget).
 
+A step {"record": ["batchnorm_forward", ...], "out": "calls"} makes every later call of those
+functions (from inside the student's code too) be recorded under "calls": a list of
+{"fn": name, "args": [copies of its array arguments], "result": [the arrays it returned]}, so
+the trusted grader can tell what a composite function (a network's loss) got from them.
+
 A step with "optional": true is a probe of another function (what the graded function was
 given by it): when it raises, its output is None and the case goes on. The same interpreter runs in
 the sandbox (the grader) and in a notebook kernel (stock nbgrader, for comparison).
@@ -99,10 +104,38 @@ def numerical_gradients(fn, step, env):
     return grads
 
 
+def _recorder(fn, name, calls):
+    def recorded(*args, **kwargs):
+        arrays = [np.array(a, copy=True) for a in list(args) + list(kwargs.values())
+                  if isinstance(a, np.ndarray)]
+        result = fn(*args, **kwargs)
+        parts = result if isinstance(result, (tuple, list)) else [result]
+        calls.append({"fn": name, "args": arrays,
+                      "result": [np.array(r, copy=True) for r in parts
+                                 if isinstance(r, np.ndarray)]})
+        return result
+    return recorded
+
+
 def run(program, namespace):
     """Run the steps with functions looked up in `namespace`; return the named values."""
+    replaced = {}
+    try:
+        return _run(program, namespace, replaced)
+    finally:
+        namespace.update(replaced)      # the recorded functions are the student's again
+
+
+def _run(program, namespace, replaced):
     env = {name: materialise(value) for name, value in program["inputs"].items()}
     for step in program["steps"]:
+        if "record" in step:
+            env[step["out"]] = calls = []
+            for name in step["record"]:
+                if callable(namespace.get(name)):
+                    replaced.setdefault(name, namespace[name])
+                    namespace[name] = _recorder(namespace[name], name, calls)
+            continue
         if "numgrad" in step:
             fn = namespace.get(step["numgrad"])
             env.update(numerical_gradients(fn, step, env) if callable(fn)
