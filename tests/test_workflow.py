@@ -177,6 +177,12 @@ def test_a_written_answer_graded_in_the_browser_reaches_every_total(course, manu
     page.click(f"#q-{gid} button[type=submit]")
     page.wait_for_selector(".saved")
     page.screenshot(path=str(SHOTS / "manual-grade.png"), full_page=True)
+    # the notebook's other written answers (the experiment's questions): 0 points each, so the
+    # total is complete and still carries exactly the 1.5 given above
+    for other in list(load_assignment(slug).manual)[1:]:
+        page.fill(f"#score-{other}", "0")
+        page.click(f"#q-{other} button[type=submit]")
+        page.wait_for_selector(f".saved:has-text('{other} saved')")
     assert not errors and not offsite
 
     auto = float(grades(course["ws"])[(student, slug)]["score"])
@@ -317,8 +323,10 @@ def test_regrading_one_student_keeps_every_row_and_the_hand_scores(course):
     from autograder import gradebook, totals
     ws, slug = course["ws"], SLUGS[1]
     with gradebook.open_gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
-        gradebook.set_manual(gb, slug, "dee", next(iter(load_assignment(slug).manual)), 2.0,
-                             "a hand score given before the regrade")
+        first, *others = load_assignment(slug).manual    # every written answer, so a total
+        gradebook.set_manual(gb, slug, "dee", first, 2.0, "a hand score given before the regrade")
+        for other in others:
+            gradebook.set_manual(gb, slug, "dee", other, 0.0, "")
         totals.refresh(ws, gb)
     before = grades(ws)
     assert before[("dee", slug)]["manual_score"] == "2"

@@ -1,7 +1,7 @@
 """The zoo: hostile and broken submissions, each with the score a sound grader gives it.
 
-Every entry is written against 01-softmax (10 points: softmax 4, log_softmax 3,
-softmax_jacobian 3; softmax_jacobian calls the student's own softmax, so it shares softmax's
+Every entry is written against 01-softmax's first part (10 points: softmax 4, log_softmax 3,
+softmax_jacobian 3; the experiment part's points are added below where they are earned; softmax_jacobian calls the student's own softmax, so it shares softmax's
 fate). A cheat's functions are wrong: under a grader that resists it, it earns only what its
 honest functions earn. A fault must cost only its author. `write_zoo` lays the zoo out in
 nbgrader's submitted layout with honest students around it (graded before and after it), and
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import classgen
-from autograder.notebook import ROOT
+from autograder.notebook import ROOT, load_assignment
 
 SLUG = "01-softmax"
 WRONG = "def softmax(z, axis=-1):\n    return np.zeros_like(np.asarray(z, dtype=float))\n"
@@ -242,7 +242,21 @@ ZOO["honest-noise"] = Entry("fault", "correct, but prints to stderr and raises R
                "    return e / e.sum(axis=axis, keepdims=True)\n"})
 
 # Honest students graded before and after the zoo (folders are graded in name order).
-HONEST = {"000-honest-first": 10.0, "honest": 10.0, "zzz-honest-last": 10.0,
+# The scores above are those of the three functions of the first part (10 points). The
+# experiment part (mean_nll, fit_temperature: EXPERIMENT points, read from the assignment) keeps
+# the solution's code in every entry; it calls the student's own log_softmax, so it earns its
+# points wherever that log_softmax is left honest and the notebook runs to its end.
+_FIRST_PART = {"softmax", "log_softmax", "softmax_jacobian"}
+EXPERIMENT = sum(t.points for t in load_assignment(SLUG).tests
+                 if not set(t.functions) & _FIRST_PART)
+_KEEPS_EXPERIMENT = [name for name, e in ZOO.items()
+                     if e.cells is not None and e.raw is None and e.edit in (None, _wrong_kernel)
+                     and "log_softmax" not in e.cells and name != "shadows-global-names"]
+for _name in _KEEPS_EXPERIMENT:
+    ZOO[_name] = dataclasses.replace(ZOO[_name], expected=ZOO[_name].expected + EXPERIMENT)
+
+FULL = load_assignment(SLUG).max_score
+HONEST = {"000-honest-first": FULL, "honest": FULL, "zzz-honest-last": FULL,
           "zzz-honest-untouched": 0.0}
 
 
