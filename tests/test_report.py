@@ -60,7 +60,9 @@ def plant():
         every = set(load_assignment(SOFTMAX).functions)
         plan += [("hangs-forever", SOFTMAX, HANG), ("html-in-message", SOFTMAX, HOSTILE)]
         losing[("hangs-forever", SOFTMAX)] = HANG_LOSES
-        losing[("html-in-message", SOFTMAX)] = {"log_softmax"}
+        # the experiment's mean_nll (and fit_temperature through it) calls this log_softmax,
+        # which raises: there is nothing of the student's own to judge them on
+        losing[("html-in-message", SOFTMAX)] = {"log_softmax", "mean_nll", "fit_temperature"}
         losing[(MISSING, SOFTMAX)] = every
         losing[("garbled", SOFTMAX)] = every
     return plan, losing
