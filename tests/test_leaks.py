@@ -18,7 +18,8 @@ from conftest import run_grade
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 MIN_LENGTH = 24   # shorter lines (`return e`, `p = softmax(z)`) are too generic to be evidence
 # Idioms that any NumPy code writes, in the chapters as in the solutions: not evidence either.
-IDIOMS = {'with np.errstate(divide="ignore"):', "z = np.asarray(z, dtype=float)",
+IDIOMS = {'with np.errstate(divide="ignore"):', 'with np.errstate(all="ignore"):',
+          "z = np.asarray(z, dtype=float)",
           "return 1.0 / (1.0 + np.exp(-t))",
           # a formula the 05-batchnorm task statement gives in words and symbols
           "out = gamma * x_hat + beta"}
